@@ -1,0 +1,21 @@
+# Shared settings for build.sh / up.sh / down.sh (sourced, not executed).
+
+LC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LC_REPO="$(cd "$LC_DIR/.." && pwd)"
+
+# Binaries live outside the repo so every clone on this machine shares them.
+LC_CACHE="${ECOMMERCE_DEPLOY_CACHE:-$HOME/.cache/ecommerce-deploy}/local-cluster"
+# Per-checkout cluster state (certs, etcd data, logs, pids); .cache/ is gitignored.
+LC_RUN="${ECOMMERCE_DEPLOY_RUN:-$LC_REPO/.cache/local-cluster}"
+
+# Bump when build.sh's flags change, so old cached binaries are not reused.
+LC_BUILD_REV=1
+
+# bin-<hash>: hash of what determines the binaries (versions pinned by the
+# wrapper modules, Go version, build flags revision).
+lc_bin_dir() {
+  local h
+  h="$( { echo "rev $LC_BUILD_REV"; go version;
+          cat "$LC_DIR"/go/*/go.mod "$LC_DIR"/go/*/go.sum; } | sha256sum | cut -c1-16)"
+  echo "$LC_CACHE/bin-$h"
+}

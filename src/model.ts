@@ -1,0 +1,120 @@
+/**
+ * The values that flow through the pipeline (see src/deploy.ts):
+ * DeployRequest -> Plan -> (preflight) -> releases -> Report.
+ * Nothing below the front doors reads process.env or argv; it reads these.
+ */
+
+export type RollbackMode = 'failed' | 'all' | 'none';
+
+/** Where a deploy came from, written into release descriptions and Deployment annotations. */
+export interface Trace {
+  commitSha?: string;
+  runUrl?: string;
+  actor?: string;
+}
+
+export interface DeployRequest {
+  /** `plan` renders and reports but changes nothing. */
+  mode: 'deploy' | 'plan';
+  /** Path of the deploy file (absolute or relative to cwd). */
+  configPath: string;
+  /** Service names to deploy; empty means every service in the deploy file. */
+  services: string[];
+  imageTag: string;
+  /** Key into the deploy file's `environments` (e.g. production). */
+  environment: string;
+  /** Overrides the deploy file's namespace. */
+  namespace?: string;
+  /** EKS cluster to deploy to; omitted when a kubeconfig is given or in plan mode. */
+  cluster?: { name: string; region: string };
+  /** AWS region for ECR (defaults to the cluster's region). */
+  region?: string;
+  /** A kubeconfig the user gives instead of EKS discovery. */
+  kubeconfig?: string;
+  /** Per-service rollout timeout. */
+  timeoutSeconds: number;
+  concurrency: number;
+  /** Helm version to install when none is on PATH (Action only). */
+  helmVersion?: string;
+  /** Explicit helm binary (HELM_BIN). */
+  helmBinary?: string;
+  /** Skip the ECR image check (plan without AWS). The plan says so. */
+  skipImageCheck: boolean;
+  rollback: RollbackMode;
+  /** Write the JSON report here. */
+  reportPath?: string;
+  trace: Trace;
+}
+
+export type ChartRef = { kind: 'local'; path: string } | { kind: 'oci'; ref: string; version?: string };
+
+export interface ServiceSpec {
+  name: string;
+  /** ECR repository name (not URI), default: the service name. */
+  repository: string;
+  /** Absolute paths of this service's override files, applied after the environment's. */
+  valuesFiles: string[];
+  /** Inline overrides, applied last (before image.*). */
+  values: Record<string, unknown>;
+  dependsOn: string[];
+}
+
+export interface DeployConfig {
+  /** Absolute path of the deploy file. */
+  file: string;
+  chart: ChartRef;
+  namespace: string;
+  /** ECR registry host, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com; discovered from ECR when omitted. */
+  registry?: string;
+  /** Environment name -> absolute paths of its values files. */
+  environments: Record<string, string[]>;
+  services: ServiceSpec[];
+}
+
+export interface PlannedService extends ServiceSpec {
+  tag: string;
+  /** sha256:… once ECR preflight resolved it. */
+  digest?: string;
+}
+
+export interface Plan {
+  request: DeployRequest;
+  config: DeployConfig;
+  namespace: string;
+  environmentValues: string[];
+  /** Selected services in deploy order. */
+  services: PlannedService[];
+  /** Groups that may run in parallel; each wave depends only on earlier waves. */
+  waves: string[][];
+}
+
+export type ServiceStatus = 'deployed' | 'planned' | 'failed' | 'rolled-back' | 'skipped';
+
+export interface ServiceResult {
+  service: string;
+  status: ServiceStatus;
+  image: string;
+  digest?: string;
+  revision?: number;
+  chartVersion?: string;
+  durationMs?: number;
+  /** Why it failed or was skipped. */
+  reason?: string;
+  message?: string;
+  rolledBackTo?: number;
+}
+
+export interface Report {
+  result: 'success' | 'failure' | 'planned';
+  mode: 'deploy' | 'plan';
+  cluster?: string;
+  namespace: string;
+  environment: string;
+  imageTag: string;
+  startedAt: string;
+  durationMs: number;
+  services: ServiceResult[];
+  warnings: string[];
+  /** Set when the run stopped before releasing (input/preflight) or failed. */
+  error?: { kind: string; message: string; exitCode: number };
+}
