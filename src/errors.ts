@@ -21,7 +21,11 @@ export class DeployError extends Error {
   /** Further lines, e.g. every missing image when several are missing. */
   readonly details: string[];
 
-  constructor(kind: ErrorKind, message: string, opts: { where?: ErrorWhere; hint?: string; details?: string[]; cause?: unknown } = {}) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    opts: { where?: ErrorWhere; hint?: string; details?: string[]; cause?: unknown } = {},
+  ) {
     super(message, { cause: opts.cause });
     this.name = 'DeployError';
     this.kind = kind;

@@ -68,6 +68,8 @@ export interface DeployConfig {
   registry?: string;
   /** Environment name -> absolute paths of its values files. */
   environments: Record<string, string[]>;
+  /** Environment name -> its namespace, where it overrides `namespace`. */
+  environmentNamespaces: Record<string, string | undefined>;
   services: ServiceSpec[];
 }
 

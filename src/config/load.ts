@@ -1,0 +1,195 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import * as yaml from 'js-yaml';
+import { inputError } from '../errors.js';
+import type { ChartRef, DeployConfig, ServiceSpec } from '../model.js';
+import { deployFileSchema } from './schema.js';
+
+interface RawService {
+  repository?: string;
+  valuesFiles?: string[];
+  values?: Record<string, unknown>;
+  dependsOn?: string[];
+}
+
+interface RawDeployFile {
+  chart?: string;
+  chartVersion?: string;
+  namespace?: string;
+  registry?: string;
+  environments?: Record<string, { valuesFiles?: string[]; namespace?: string }>;
+  services: Record<string, RawService | null>;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+const validate = ajv.compile<RawDeployFile>(deployFileSchema);
+
+/**
+ * The chart bundled with this tool, used when the deploy file names none. Found by
+ * walking up from this module, which sits at src/config/ in the repo and in dist/
+ * once bundled.
+ */
+export function bundledChart(from = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const chart = resolve(dir, 'charts', 'ecommerce-service');
+    if (existsSync(resolve(chart, 'Chart.yaml'))) return chart;
+    if (dirname(dir) === dir) return resolve(from, 'charts', 'ecommerce-service');
+  }
+}
+
+/** `/services/user-service/dependsOn/0` -> `services.user-service.dependsOn[0]` */
+export function keyPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+}
+
+function describeSchemaError(e: ErrorObject): { key: string; text: string } {
+  const key = keyPath(e.instancePath);
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+      return {
+        key: key ? `${key}.${extra}` : extra,
+        text: `unknown key "${extra}"${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`,
+      };
+    }
+    case 'propertyNames':
+      return { key, text: e.message ?? 'invalid name' };
+    case 'pattern': {
+      const name = key.split('.').pop();
+      if (
+        e.instancePath.startsWith('/services') &&
+        e.propertyName === undefined &&
+        key.split('.').length === 2
+      ) {
+        return { key, text: `"${name}" is not a valid service name` };
+      }
+      return { key, text: `must match ${(e.params as { pattern: string }).pattern}` };
+    }
+    case 'required':
+      return {
+        key: [key, (e.params as { missingProperty: string }).missingProperty].filter(Boolean).join('.'),
+        text: 'is required',
+      };
+    default:
+      return { key: key || '(top level)', text: e.message ?? e.keyword };
+  }
+}
+
+function parseYaml(file: string, text: string): unknown {
+  try {
+    return yaml.load(text, { filename: file });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) {
+      const line = err.mark ? err.mark.line + 1 : undefined;
+      throw inputError(`deploy file is not valid YAML: ${err.reason}`, {
+        where: { file, line },
+        hint: 'fix the YAML syntax at that line (indentation, a missing colon or quote)',
+      });
+    }
+    throw err;
+  }
+}
+
+function schemaCheck(file: string, doc: unknown): RawDeployFile {
+  if (validate(doc)) return doc;
+  const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'if');
+  // Service names that are not DNS-1123 labels surface as propertyNames + pattern; keep the clearest.
+  const described = errors.map(describeSchemaError).filter((d, i, all) => {
+    return !(d.text.startsWith('property name') && all.some((o, j) => j !== i && o.key === d.key));
+  });
+  const first = described[0] ?? { key: '(top level)', text: 'invalid' };
+  const badName = errors.find((e) => e.keyword === 'propertyNames');
+  if (badName) {
+    const name = (badName.params as { propertyName: string }).propertyName;
+    const section = keyPath(badName.instancePath);
+    throw inputError(`"${name}" is not a valid ${section === 'services' ? 'service' : 'environment'} name`, {
+      where: { file, key: `${section}.${name}` },
+      hint: 'names must be DNS-1123 labels: lower-case letters, digits and "-", starting and ending with a letter or digit (service names at most 53 characters, as helm release names)',
+    });
+  }
+  throw inputError(`deploy file is invalid: ${first.key} ${first.text}`, {
+    where: { file, key: first.key },
+    details: described.slice(1).map((d) => `${d.key} ${d.text}`),
+    hint: 'see "The deploy file" in the README for every key',
+  });
+}
+
+function resolveFiles(file: string, key: string, files: string[] | undefined, service?: string): string[] {
+  const base = dirname(file);
+  return (files ?? []).map((f, i) => {
+    const abs = isAbsolute(f) ? f : resolve(base, f);
+    if (!existsSync(abs) || !statSync(abs).isFile()) {
+      throw inputError(`values file not found: ${f}`, {
+        where: { file, key: `${key}[${i}]`, service },
+        hint: `create ${abs}, or fix the path (paths are relative to the deploy file)`,
+      });
+    }
+    return abs;
+  });
+}
+
+function chartRef(file: string, raw: RawDeployFile): ChartRef {
+  if (!raw.chart) return { kind: 'local', path: bundledChart() };
+  if (raw.chart.startsWith('oci://')) return { kind: 'oci', ref: raw.chart, version: raw.chartVersion };
+  const path = resolve(dirname(file), raw.chart);
+  if (!existsSync(resolve(path, 'Chart.yaml'))) {
+    throw inputError(`chart not found: ${raw.chart} has no Chart.yaml`, {
+      where: { file, key: 'chart' },
+      hint: 'point chart at a chart directory (relative to the deploy file) or an oci:// reference',
+    });
+  }
+  return { kind: 'local', path };
+}
+
+/** Reads and validates the deploy file; every path in the result is absolute and exists. */
+export function loadDeployConfig(path: string): DeployConfig {
+  const file = resolve(path);
+  if (!existsSync(file)) {
+    throw inputError(`deploy file not found: ${path}`, {
+      where: { file },
+      hint: 'pass --config (CLI) or the config input (Action) with the path of your deploy file',
+    });
+  }
+  const raw = schemaCheck(file, parseYaml(file, readFileSync(file, 'utf8')));
+  const names = Object.keys(raw.services);
+  const services: ServiceSpec[] = names.map((name) => {
+    const s = raw.services[name] ?? {};
+    (s.dependsOn ?? []).forEach((dep, i) => {
+      if (!names.includes(dep)) {
+        throw inputError(`service ${name} depends on unknown service "${dep}"`, {
+          where: { file, key: `services.${name}.dependsOn[${i}]`, service: name },
+          hint: `dependsOn names other services of this file: ${names.join(', ')}`,
+        });
+      }
+    });
+    return {
+      name,
+      repository: s.repository ?? name,
+      valuesFiles: resolveFiles(file, `services.${name}.valuesFiles`, s.valuesFiles, name),
+      values: s.values ?? {},
+      dependsOn: s.dependsOn ?? [],
+    };
+  });
+  const environments: Record<string, string[]> = {};
+  const namespaces: Record<string, string | undefined> = {};
+  for (const [env, e] of Object.entries(raw.environments ?? {})) {
+    environments[env] = resolveFiles(file, `environments.${env}.valuesFiles`, e.valuesFiles);
+    namespaces[env] = e.namespace;
+  }
+  return {
+    file,
+    chart: chartRef(file, raw),
+    namespace: raw.namespace ?? 'default',
+    environmentNamespaces: namespaces,
+    registry: raw.registry,
+    environments,
+    services,
+  };
+}
