@@ -1,0 +1,448 @@
+/**
+ * The helm commands the pipeline runs, as argument arrays through the Runner.
+ * Helm 3 and 4 differ in a few flags (checked against `helm <cmd> --help` of
+ * v3.17.3 and v4.1.4); those differences live here and nowhere else:
+ *
+ *   what                 helm 3          helm 4
+ *   roll back on failure --atomic        --rollback-on-failure
+ *   wait for readiness   --wait          --wait=watcher (bare `--wait` means watcher too, but say it)
+ *   list every status    list --all      list (all statuses by default; --all is an unknown flag)
+ */
+import { load } from 'js-yaml';
+import { DeployError, inputError, type ErrorKind } from '../errors.js';
+import type { Runner, RunResult } from '../process.js';
+import type { SupportedHelm } from './binary.js';
+
+export type HelmMajor = 3 | 4;
+
+/** What `helm template` and `helm upgrade` both take. */
+export interface RenderParams {
+  release: string;
+  /** Local chart directory or `oci://…` reference. */
+  chart: string;
+  namespace: string;
+  /** Applied in order: environment values first, then the service's overrides. */
+  valuesFiles: string[];
+  /** Applied after the values files, in insertion order; always strings (see setArgs). */
+  sets: Record<string, string>;
+  /** Chart version, for OCI charts. */
+  version?: string;
+}
+
+export interface UpgradeParams extends RenderParams {
+  /** Shown by `helm history`; we put the commit and run URL there. */
+  description?: string;
+  wait?: boolean;
+  timeoutSeconds?: number;
+  /** Roll the release back if the upgrade fails. */
+  atomic?: boolean;
+  dryRun?: 'client' | 'server';
+}
+
+export interface ReleaseInfo {
+  status: string;
+  revision: number;
+  /** `<chart name>-<chart version>`, as helm lists it. */
+  chart: string;
+  appVersion: string;
+  updated: string;
+}
+
+export interface HistoryEntry {
+  revision: number;
+  status: string;
+  chart: string;
+  appVersion: string;
+  updated: string;
+  description: string;
+}
+
+export interface UpgradeResult {
+  revision?: number;
+  status?: string;
+  chartVersion?: string;
+}
+
+// ---------------------------------------------------------------------------
+// Arguments (pure)
+
+/** A value `--set` keeps as the same string: no `,` `=` `{` `\` or spaces, and not an integer or bool/null word. */
+const PLAIN_VALUE = /^[A-Za-z0-9_.:/@+-]+$/;
+const TYPED_BY_SET = /^([-+]?\d+|true|false|null)$/i;
+
+/**
+ * `--set` turns `20240101` into a number and `true` into a bool, and splits
+ * values at commas; a tag of `1.10` or a digest must reach the chart as the
+ * exact string. So plain words go as `--set` (readable in logs) and every
+ * other value as `--set-literal`, which takes the value verbatim (helm >= 3.12).
+ * `--set-string` would still split `a,b` and eat backslashes.
+ */
+export function setArgs(sets: Record<string, string>): string[] {
+  const args: string[] = [];
+  for (const [key, value] of Object.entries(sets)) {
+    if (!key || /[=,\s]/.test(key)) {
+      throw inputError(`invalid helm value key ${JSON.stringify(key)}`, {
+        where: { key },
+        hint: 'value keys are dotted paths such as image.tag, without "=", "," or spaces',
+      });
+    }
+    const literal = !PLAIN_VALUE.test(value) || TYPED_BY_SET.test(value);
+    args.push(literal ? '--set-literal' : '--set', `${key}=${value}`);
+  }
+  return args;
+}
+
+function renderArgs(p: RenderParams): string[] {
+  const args = ['--namespace', p.namespace];
+  for (const file of p.valuesFiles) args.push('-f', file);
+  args.push(...setArgs(p.sets));
+  if (p.version) args.push('--version', p.version);
+  return args;
+}
+
+/** `helm upgrade --install …` for the given helm major. */
+export function upgradeArgs(p: UpgradeParams, helmMajor: HelmMajor): string[] {
+  const args = ['upgrade', '--install', p.release, p.chart, '--namespace', p.namespace, '--create-namespace'];
+  args.push(...renderArgs(p).slice(2));
+  if (p.description) args.push('--description', p.description);
+  if (p.atomic) args.push(helmMajor === 4 ? '--rollback-on-failure' : '--atomic');
+  // Helm 4's default is hookOnly; `watcher` is the kstatus-based wait that replaced helm 3's --wait.
+  if (p.wait) args.push(helmMajor === 4 ? '--wait=watcher' : '--wait');
+  if (p.timeoutSeconds !== undefined) args.push('--timeout', `${p.timeoutSeconds}s`);
+  if (p.dryRun) args.push(`--dry-run=${p.dryRun}`);
+  return args;
+}
+
+/** `helm template …`: no `--kube-version`, so helm's built-in default applies as in `helm install`. */
+export function templateArgs(p: RenderParams): string[] {
+  return ['template', p.release, p.chart, ...renderArgs(p)];
+}
+
+function waitArgs(wait: boolean, helmMajor: HelmMajor): string[] {
+  if (!wait) return [];
+  return [helmMajor === 4 ? '--wait=watcher' : '--wait'];
+}
+
+export function rollbackArgs(
+  p: { release: string; revision: number; namespace: string; timeoutSeconds: number; wait: boolean },
+  helmMajor: HelmMajor,
+): string[] {
+  return [
+    'rollback',
+    p.release,
+    String(p.revision),
+    '--namespace',
+    p.namespace,
+    '--timeout',
+    `${p.timeoutSeconds}s`,
+    ...waitArgs(p.wait, helmMajor),
+  ];
+}
+
+export function listArgs(namespace: string, helmMajor: HelmMajor): string[] {
+  // Without --all helm 3 hides pending-* releases, which are exactly the ones we must see.
+  return ['list', ...(helmMajor === 3 ? ['--all'] : []), '--namespace', namespace, '--output', 'json'];
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+const STDERR_LINES = 20;
+
+function quote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function redact(text: string, secrets: string[]): string {
+  return secrets.filter(Boolean).reduce((t, s) => t.split(s).join('***'), text);
+}
+
+/** The value key a schema error names: helm 3 prints `- image.tag: Invalid type…`, helm 4 `- at '/image/tag': …`. */
+function schemaKey(stderr: string): string | undefined {
+  const v4 = /at '\/([^']+)'/.exec(stderr);
+  if (v4?.[1]) return v4[1].split('/').join('.');
+  const v3 = /^- ([A-Za-z0-9_.[\]-]+): /m.exec(stderr);
+  return v3?.[1] && v3[1] !== '(root)' ? v3[1] : undefined;
+}
+
+function hintFor(stderr: string, release: string | undefined, namespace: string | undefined): string {
+  if (
+    /cluster unreachable|connection refused|no such host|i\/o timeout|Unauthorized|credentials/i.test(stderr)
+  ) {
+    return 'check that the kubeconfig points at the right cluster and that its credentials are valid';
+  }
+  if (/another operation \(install\/upgrade\/rollback\) is in progress/.test(stderr) && release) {
+    return `another deploy of ${release} may still be running; if not, see \`helm history ${release} -n ${namespace}\` and roll back to the last deployed revision`;
+  }
+  if (/schema/i.test(stderr)) {
+    return 'fix the value named above in the environment values, the service overrides or the deploy file';
+  }
+  return 'run the command above with --debug for more detail';
+}
+
+/** Turns a failed helm run into an error naming the release, the command (secrets omitted) and helm's last words. */
+export function helmError(
+  kind: ErrorKind,
+  what: string,
+  args: string[],
+  res: RunResult,
+  ctx: { release?: string; namespace?: string; secrets?: string[] } = {},
+): DeployError {
+  const secrets = ctx.secrets ?? [];
+  const said = redact(res.stderr.trim() || res.stdout.trim(), secrets);
+  const lines = said.split('\n').filter((l) => l.trim());
+  const tail = lines.slice(-STDERR_LINES);
+  const at = lines.findLastIndex((l) => l.startsWith('Error:'));
+  const errorLine = (at >= 0 ? lines[at] : lines.at(-1)) ?? '';
+  // "Error: values don't meet … chart(s):" says what only in the lines after it.
+  const more = at >= 0 && errorLine.endsWith(':') ? lines.slice(at + 1, at + 4) : [];
+  const reason =
+    [errorLine.replace(/^Error:\s*/, ''), ...more].join(' ').trim() || `exit code ${res.exitCode}`;
+  return new DeployError(kind, `${what} failed: ${reason}`, {
+    where: { service: ctx.release, key: kind === 'input' ? schemaKey(said) : undefined },
+    details: [`command: ${redact(['helm', ...args].map(quote).join(' '), secrets)}`, ...tail],
+    hint: hintFor(said, ctx.release, ctx.namespace),
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The client
+
+export interface HelmOptions {
+  run: Runner;
+  helm: SupportedHelm;
+  /** Path of the kubeconfig every command talks to (KUBECONFIG). */
+  kubeconfig?: string;
+  /** More environment, e.g. HELM_CACHE_HOME in tests. */
+  env?: Record<string, string>;
+}
+
+interface Call {
+  kind: ErrorKind;
+  what: string;
+  release?: string;
+  namespace?: string;
+  input?: string;
+  secrets?: string[];
+}
+
+export class Helm {
+  readonly major: HelmMajor;
+  private readonly env: Record<string, string> | undefined;
+
+  constructor(private readonly opts: HelmOptions) {
+    this.major = opts.helm.major;
+    const env = { ...(opts.kubeconfig ? { KUBECONFIG: opts.kubeconfig } : {}), ...opts.env };
+    this.env = Object.keys(env).length ? env : undefined;
+  }
+
+  private async call(args: string[], c: Call): Promise<RunResult> {
+    const res = await this.run(args, c);
+    if (res.exitCode !== 0) throw helmError(c.kind, c.what, args, res, c);
+    return res;
+  }
+
+  private async run(args: string[], c: Call): Promise<RunResult> {
+    try {
+      return await this.opts.run(this.opts.helm.path, args, { env: this.env, input: c.input });
+    } catch (err) {
+      // The Runner only throws when the process could not start at all.
+      throw helmError(c.kind, c.what, args, { exitCode: -1, stdout: '', stderr: String(err) }, c);
+    }
+  }
+
+  /** `helm upgrade --install`; returns the new revision as helm reports it. */
+  async upgrade(p: UpgradeParams): Promise<UpgradeResult> {
+    const args = [...upgradeArgs(p, this.major), '--output', 'json'];
+    const res = await this.call(args, {
+      kind: 'deploy',
+      what: `helm upgrade of ${p.release}`,
+      release: p.release,
+      namespace: p.namespace,
+    });
+    return parseUpgradeOutput(res.stdout);
+  }
+
+  /** Rendered manifests as YAML; a render or schema failure is the user's input to fix (exit 2). */
+  async template(p: RenderParams): Promise<string> {
+    const res = await this.call(templateArgs(p), {
+      kind: 'input',
+      what: `rendering ${p.release}`,
+      release: p.release,
+      namespace: p.namespace,
+    });
+    return res.stdout;
+  }
+
+  /** Every release in the namespace, in any status (including pending-*), by name. */
+  async releases(namespace: string): Promise<Map<string, ReleaseInfo>> {
+    const args = listArgs(namespace, this.major);
+    const res = await this.call(args, {
+      kind: 'preflight',
+      what: `listing helm releases in ${namespace}`,
+      namespace,
+    });
+    const rows = parseJson<Record<string, unknown>[]>(res.stdout, `helm list in ${namespace}`) ?? [];
+    return new Map(
+      rows.map((r) => [
+        String(r.name),
+        {
+          status: String(r.status ?? ''),
+          revision: Number(r.revision),
+          chart: String(r.chart ?? ''),
+          appVersion: String(r.app_version ?? ''),
+          updated: String(r.updated ?? ''),
+        },
+      ]),
+    );
+  }
+
+  /** The release's revisions, oldest first; empty when the release does not exist. */
+  async history(release: string, namespace: string): Promise<HistoryEntry[]> {
+    const args = ['history', release, '--namespace', namespace, '--output', 'json'];
+    const c: Call = { kind: 'preflight', what: `helm history of ${release}`, release, namespace };
+    const res = await this.run(args, c);
+    if (res.exitCode !== 0 && /release: not found/.test(res.stderr)) return [];
+    if (res.exitCode !== 0) throw helmError(c.kind, c.what, args, res, c);
+    const rows = parseJson<Record<string, unknown>[]>(res.stdout, `helm history of ${release}`) ?? [];
+    return rows.map((r) => ({
+      revision: Number(r.revision),
+      status: String(r.status ?? ''),
+      chart: String(r.chart ?? ''),
+      appVersion: String(r.app_version ?? ''),
+      updated: String(r.updated ?? ''),
+      description: String(r.description ?? ''),
+    }));
+  }
+
+  async rollback(
+    release: string,
+    revision: number,
+    namespace: string,
+    timeoutSeconds: number,
+    wait: boolean,
+  ) {
+    const args = rollbackArgs({ release, revision, namespace, timeoutSeconds, wait }, this.major);
+    await this.call(args, {
+      kind: 'deploy',
+      what: `helm rollback of ${release} to revision ${revision}`,
+      release,
+      namespace,
+    });
+  }
+
+  async uninstall(release: string, namespace: string) {
+    const args = ['uninstall', release, '--namespace', namespace];
+    await this.call(args, { kind: 'deploy', what: `helm uninstall of ${release}`, release, namespace });
+  }
+
+  /** Logs helm into an OCI registry; the password goes through stdin, never argv, and is scrubbed from errors. */
+  async registryLogin(host: string, username: string, password: string) {
+    const args = ['registry', 'login', host, '--username', username, '--password-stdin'];
+    await this.call(args, {
+      kind: 'preflight',
+      what: `helm registry login to ${host}`,
+      input: password,
+      secrets: [password],
+    });
+  }
+
+  /** The version in the chart's Chart.yaml (`helm show chart`), for the report. */
+  async chartVersion(chartRef: string, version?: string): Promise<string> {
+    const args = ['show', 'chart', chartRef, ...(version ? ['--version', version] : [])];
+    const res = await this.call(args, { kind: 'input', what: `reading chart ${chartRef}` });
+    const chart = load(res.stdout) as { version?: unknown } | null;
+    if (!chart || typeof chart !== 'object' || chart.version === undefined) {
+      throw inputError(`chart ${chartRef} has no version in its Chart.yaml`, {
+        hint: 'set `version:` in Chart.yaml',
+      });
+    }
+    return String(chart.version);
+  }
+}
+
+function parseJson<T>(text: string, what: string): T | undefined {
+  const trimmed = text.trim();
+  if (!trimmed) return undefined;
+  try {
+    return JSON.parse(trimmed) as T;
+  } catch (err) {
+    throw new DeployError('preflight', `could not read the output of ${what} as JSON`, {
+      details: [trimmed.slice(0, 200)],
+      cause: err,
+    });
+  }
+}
+
+/** helm prints the release as JSON with `--output json`; the fields we report are read defensively. */
+function parseUpgradeOutput(stdout: string): UpgradeResult {
+  try {
+    const rel = JSON.parse(stdout) as {
+      version?: unknown;
+      info?: { status?: unknown };
+      chart?: { metadata?: { version?: unknown } };
+    };
+    return {
+      revision: typeof rel.version === 'number' ? rel.version : undefined,
+      status: typeof rel.info?.status === 'string' ? rel.info.status : undefined,
+      chartVersion: typeof rel.chart?.metadata?.version === 'string' ? rel.chart.metadata.version : undefined,
+    };
+  } catch {
+    // The upgrade itself succeeded; the report just lacks the revision.
+    return {};
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Stuck releases
+
+const PENDING = new Set(['pending-install', 'pending-upgrade', 'pending-rollback']);
+
+/** The newest revision before `before` that was live at some point (deployed now, or superseded since). */
+export function lastDeployedRevision(history: HistoryEntry[], before: number): number | undefined {
+  const live = history.filter(
+    (h) => h.revision < before && (h.status === 'deployed' || h.status === 'superseded'),
+  );
+  return live.length ? Math.max(...live.map((h) => h.revision)) : undefined;
+}
+
+/**
+ * Stops the run (exit 2, nothing changed) when a release we are about to
+ * upgrade is stuck in pending-*: helm would refuse with "another operation is
+ * in progress" halfway through a deploy. Looks up history only for stuck ones,
+ * to name the revision to roll back to.
+ */
+export async function assertNoPendingReleases(
+  releases: Map<string, ReleaseInfo>,
+  services: string[],
+  namespace: string,
+  history?: (release: string) => Promise<HistoryEntry[]>,
+): Promise<void> {
+  const stuck = services.filter((s) => PENDING.has(releases.get(s)?.status ?? ''));
+  if (!stuck.length) return;
+
+  const lines: string[] = [];
+  for (const svc of stuck) {
+    const rel = releases.get(svc) as ReleaseInfo;
+    const past = history ? await history(svc) : [];
+    const back = lastDeployedRevision(past, rel.revision);
+    const fix =
+      rel.status === 'pending-install' && back === undefined
+        ? `helm uninstall ${svc} -n ${namespace}`
+        : `helm rollback ${svc} ${back ?? '<last deployed revision>'} -n ${namespace}`;
+    lines.push(`${svc} is ${rel.status} at revision ${rel.revision}; to recover: \`${fix}\``);
+  }
+  const first = stuck[0] as string;
+  const firstStatus = (releases.get(first) as ReleaseInfo).status;
+  const message =
+    stuck.length === 1
+      ? `release ${first} in ${namespace} is stuck in ${firstStatus}`
+      : `${stuck.length} releases in ${namespace} are stuck in a pending state: ${stuck.join(', ')}`;
+  throw inputError(message, {
+    where: stuck.length === 1 ? { service: first } : {},
+    details: lines,
+    hint:
+      'another deploy may still be running (wait for it); if not, run the command shown for each release, then deploy again' +
+      (history ? '' : ` (\`helm history <release> -n ${namespace}\` shows the last deployed revision)`),
+  });
+}
