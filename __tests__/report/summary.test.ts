@@ -1,0 +1,152 @@
+import type { Report } from '../../src/model.js';
+import {
+  formatDuration,
+  redact,
+  shortDigest,
+  summaryMarkdown,
+  summaryText,
+} from '../../src/report/summary.js';
+
+const DIGEST = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+const image = (s: string) => `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${s}:abc123`;
+
+function deployReport(): Report {
+  return {
+    result: 'failure',
+    mode: 'deploy',
+    cluster: 'prod-eks',
+    namespace: 'shop',
+    environment: 'production',
+    imageTag: 'abc123',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    durationMs: 95_000,
+    services: [
+      {
+        service: 'user-service',
+        status: 'deployed',
+        image: image('user-service'),
+        digest: DIGEST,
+        revision: 7,
+        durationMs: 42_000,
+      },
+      {
+        service: 'payment-service',
+        status: 'rolled-back',
+        image: image('payment-service'),
+        digest: DIGEST,
+        revision: 4,
+        rolledBackTo: 3,
+        durationMs: 65_000,
+        reason: 'CrashLoopBackOff',
+        message: 'container app exited 1: missing STRIPE_KEY',
+      },
+      {
+        service: 'order-service',
+        status: 'skipped',
+        image: image('order-service'),
+        reason: 'depends on payment-service, which failed',
+      },
+    ],
+    warnings: ['payment-service: HPA minReplicas 1 < PDB minAvailable 2'],
+    error: { kind: 'deploy', message: '1 service failed to roll out', exitCode: 1 },
+  };
+}
+
+const rows = (md: string) =>
+  md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| Service') && !l.startsWith('| ---'));
+
+describe('summaryMarkdown', () => {
+  it('has one table row per service with short digest, revision, result and duration', () => {
+    const md = summaryMarkdown(deployReport());
+    expect(rows(md)).toEqual([
+      '| user-service | <code>user-service@sha256:0123456789ab</code> | — | 7 | ✅ deployed | 42s |',
+      '| payment-service | <code>payment-service@sha256:0123456789ab</code> | — | 4 → 3 | ↩️ rolled-back | 1m 05s |',
+      '| order-service | <code>order-service:abc123</code> | — | — | ⏭️ skipped | — |',
+    ]);
+    expect(md).not.toContain(DIGEST);
+  });
+
+  it('says where it deployed and why things failed', () => {
+    const md = summaryMarkdown(deployReport());
+    expect(md).toMatch(/^## ❌ Deploy failed/);
+    expect(md).toContain(
+      'cluster **prod-eks** · namespace **shop** · environment **production** · tag **abc123**',
+    );
+    expect(md).toContain('- payment-service: CrashLoopBackOff: container app exited 1: missing STRIPE_KEY');
+    expect(md).toContain('- order-service: depends on payment-service, which failed');
+    expect(md).toContain('- deploy error: 1 service failed to roll out');
+    expect(md).toContain('### Warnings\n\n- payment-service: HPA minReplicas 1 &lt; PDB minAvailable 2');
+  });
+
+  it('keeps a reason with pipes, HTML or newlines inside its table cell and list item', () => {
+    const report = deployReport();
+    report.services[1]!.message = 'a | b\n<script>x</script>';
+    const md = summaryMarkdown(report);
+    expect(md).toContain('a \\| b<br>&lt;script&gt;x&lt;/script&gt;');
+    expect(md).not.toContain('<script>');
+  });
+
+  it('headlines a plan and a preflight stop differently from a failed rollout', () => {
+    const plan: Report = {
+      ...deployReport(),
+      result: 'planned',
+      mode: 'plan',
+      cluster: undefined,
+      error: undefined,
+    };
+    expect(summaryMarkdown(plan)).toMatch(/^## 📝 Plan: 3 services would be deployed/);
+    expect(summaryMarkdown(plan)).toContain('cluster **(none: plan)**');
+    const stopped: Report = {
+      ...deployReport(),
+      error: { kind: 'preflight', message: 'image missing', exitCode: 2 },
+    };
+    expect(summaryMarkdown(stopped)).toMatch(/^## ❌ Deploy stopped before changing the cluster/);
+  });
+
+  it('never shows a secret, wherever it appears', () => {
+    const report = deployReport();
+    report.services[1]!.message = 'auth failed with token hunter2-secret-value';
+    report.warnings.push('registry password hunter2-secret-value rejected');
+    const md = summaryMarkdown(report, ['hunter2-secret-value']);
+    expect(md).not.toContain('hunter2');
+    expect(md).toContain('token ***');
+    expect(summaryText(report, ['hunter2-secret-value'])).not.toContain('hunter2');
+  });
+});
+
+describe('summaryText', () => {
+  it('is an aligned plain-text table with the same facts', () => {
+    const text = summaryText(deployReport());
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('Deploy failed (1m 35s)');
+    expect(lines[1]).toBe('cluster prod-eks, namespace shop, environment production, tag abc123');
+    const header = lines.indexOf(lines.find((l) => l.startsWith('SERVICE'))!);
+    expect(lines.slice(header, header + 4)).toEqual([
+      'SERVICE          IMAGE                                CHART  REVISION  RESULT       DURATION',
+      'user-service     user-service@sha256:0123456789ab     -      7         deployed     42s',
+      'payment-service  payment-service@sha256:0123456789ab  -      4 → 3     rolled-back  1m 05s',
+      'order-service    order-service:abc123                 -      -         skipped      -',
+    ]);
+    expect(text).toContain(
+      '  - payment-service: CrashLoopBackOff: container app exited 1: missing STRIPE_KEY',
+    );
+    expect(text).not.toContain('\u001b[');
+  });
+});
+
+describe('formatting', () => {
+  it('shortens digests like docker does', () => {
+    expect(shortDigest(DIGEST)).toBe('sha256:0123456789ab');
+    expect(shortDigest(undefined)).toBe('');
+  });
+  it('formats durations for people', () => {
+    expect([formatDuration(850), formatDuration(42_400), formatDuration(3_605_000)]).toEqual([
+      '850ms',
+      '42s',
+      '60m 05s',
+    ]);
+  });
+  it('redacts the longest secret first', () => {
+    expect(redact('key=abc-def', ['abc', 'abc-def'])).toBe('key=***');
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * The Action's front door: action inputs -> DeployRequest, then the Report ->
+ * step outputs, job summary, JSON report and the step's result. Everything in
+ * between is the shared pipeline (src/deploy.ts).
+ */
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as core from '@actions/core';
+import { context } from '@actions/github';
+import { awsClients } from './aws/clients.js';
+import { exitCodeOf, runPipeline } from './deploy.js';
+import { DeployError, inputError, preflightError } from './errors.js';
+import { DEFAULT_HELM_VERSION, installHelm } from './helm/binary.js';
+import type { DeployRequest, Report } from './model.js';
+import { execRunner } from './process.js';
+import { writeJsonReport } from './report/json.js';
+import type { Output } from './report/output.js';
+import { summaryMarkdown } from './report/summary.js';
+import { buildRequest } from './request.js';
+import { traceFromWorkflow, type WorkflowContext } from './trace.js';
+
+/** Output over @actions/core: log lines, annotations, masking and collapsible groups. */
+export class ActionOutput implements Output {
+  /** Kept so the summary and the JSON report can be checked against them. */
+  readonly secrets: string[] = [];
+  private groupOpen = false;
+
+  info(message: string): void {
+    core.info(message);
+  }
+  warn(message: string): void {
+    core.warning(message);
+  }
+  error(message: string): void {
+    core.error(message);
+  }
+  setSecret(value: string): void {
+    if (!value) return;
+    core.setSecret(value);
+    this.secrets.push(value);
+  }
+  // The log cannot nest groups, and releases run in parallel: a group opened while
+  // another is open becomes a plain line inside it instead of closing the other early.
+  async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
+    if (this.groupOpen) {
+      core.info(title);
+      return fn();
+    }
+    this.groupOpen = true;
+    core.startGroup(title);
+    try {
+      return await fn();
+    } finally {
+      core.endGroup();
+      this.groupOpen = false;
+    }
+  }
+}
+
+/**
+ * A boolean input; empty means the default. The runner fills in action.yml's
+ * defaults, but a step run by hand (or a test) may not.
+ */
+function booleanInput(name: string, fallback: boolean): boolean {
+  if (!core.getInput(name)) return fallback;
+  try {
+    return core.getBooleanInput(name);
+  } catch {
+    throw inputError(`${name} must be true or false, got "${core.getInput(name)}"`);
+  }
+}
+
+function workflowContext(): WorkflowContext {
+  let repository: string | undefined;
+  try {
+    const { owner, repo } = context.repo;
+    repository = `${owner}/${repo}`;
+  } catch {
+    // Outside a workflow run there is no GITHUB_REPOSITORY, so no run URL either.
+  }
+  return {
+    sha: context.sha,
+    serverUrl: context.serverUrl,
+    runId: context.runId,
+    actor: context.actor,
+    repository,
+  };
+}
+
+export function requestFromInputs(): DeployRequest {
+  const get = (name: string) => core.getInput(name);
+  const dryRun = booleanInput('dry-run', false);
+  return buildRequest({
+    mode: dryRun ? 'plan' : 'deploy',
+    config: get('config'),
+    services: get('services'),
+    imageTag: get('image-tag'),
+    environment: get('environment'),
+    namespace: get('namespace'),
+    clusterName: get('cluster-name'),
+    region: get('aws-region'),
+    kubeconfig: get('kubeconfig'),
+    timeout: get('timeout'),
+    concurrency: get('concurrency'),
+    rollback: get('rollback'),
+    helmVersion: get('helm-version') || DEFAULT_HELM_VERSION,
+    helmBinary: process.env.HELM_BIN,
+    skipImageCheck: booleanInput('skip-image-check', false),
+    reportPath: get('report-path'),
+    trace: traceFromWorkflow(workflowContext()),
+    names: {
+      imageTag: 'image-tag',
+      timeout: 'timeout',
+      concurrency: 'concurrency',
+      rollback: 'rollback',
+      cluster: 'cluster-name',
+      region: 'aws-region',
+      kubeconfig: 'kubeconfig',
+      skipImageCheck: 'skip-image-check',
+    },
+  });
+}
+
+/** The `services` output: one entry per service, for later steps (e.g. smoke tests against a digest). */
+// Missing values are null rather than absent, so `fromJSON(...).x.digest` never needs a guard.
+export function servicesOutput(
+  report: Report,
+): Record<string, { revision: number | null; digest: string | null; status: string; image: string }> {
+  return Object.fromEntries(
+    report.services.map((r) => [
+      r.service,
+      { revision: r.revision ?? null, digest: r.digest ?? null, status: r.status, image: r.image },
+    ]),
+  );
+}
+
+async function publish(report: Report, request: DeployRequest, out: ActionOutput): Promise<void> {
+  const reportFile = request.reportPath ? writeJsonReport(request.reportPath, report, out.secrets) : '';
+  core.setOutput('result', report.result);
+  core.setOutput('services', JSON.stringify(servicesOutput(report)));
+  core.setOutput('report-path', reportFile);
+  // Without GITHUB_STEP_SUMMARY (a run outside Actions) there is nowhere to write it.
+  if (process.env.GITHUB_STEP_SUMMARY) {
+    await core.summary.addRaw(summaryMarkdown(report, out.secrets), true).write();
+  }
+}
+
+function failedServices(report: Report): string {
+  const failed = report.services.filter((r) => r.status === 'failed' || r.status === 'rolled-back');
+  return `deploy failed: ${failed.map((r) => `${r.service} (${r.reason ?? r.status})`).join(', ') || 'see the log above'}`;
+}
+
+function fail(message: string, exitCode: number, published = false): void {
+  if (!published) core.setOutput('result', 'failure');
+  core.setFailed(message);
+  // setFailed sets 1; a preflight or input failure (nothing changed) ends with 2.
+  process.exitCode = exitCode;
+}
+
+export async function run(): Promise<void> {
+  try {
+    const out = new ActionOutput();
+    const request = requestFromInputs();
+    // The kubeconfig's exec plugin runs dist/cli.js beside this bundle to mint EKS tokens.
+    const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
+    if (request.mode === 'deploy' && request.cluster && !existsSync(cli)) {
+      throw preflightError(`${cli} is missing, so kubectl and helm could not get an EKS token`, {
+        hint: 'the action is incomplete: rebuild dist/ with `npm run bundle` and commit it',
+      });
+    }
+    const report = await runPipeline(request, {
+      out,
+      run: execRunner,
+      awsClients,
+      tokenCommand: { command: process.execPath, args: [cli, 'token'] },
+      tempDir: process.env.RUNNER_TEMP || tmpdir(),
+      pathEnv: process.env.PATH,
+      installHelm,
+    });
+    await publish(report, request, out);
+    const exitCode = exitCodeOf(report);
+    // The pipeline has already shown report.error as an error annotation; setFailed would repeat it.
+    if (report.error) process.exitCode = exitCode;
+    else if (exitCode !== 0) fail(failedServices(report), exitCode, true);
+  } catch (err) {
+    if (err instanceof DeployError) fail(err.describe(), err.exitCode);
+    else
+      fail(
+        `ecommerce-deploy stopped unexpectedly: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        1,
+      );
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The CLI's Output: plain lines on stderr, each prefixed with the time since the
+ * run started, so stdout stays free for the plan/summary (and for `token`,
+ * whose stdout kubectl parses). Secrets are replaced with *** before printing.
+ */
+import type { Output } from './output.js';
+import { redact } from './summary.js';
+
+export interface ConsoleOptions {
+  /** Where log lines go; stderr by default. */
+  write?: (text: string) => void;
+  color?: boolean;
+  now?: () => number;
+}
+
+/** Colour only for a person at a terminal who has not opted out (https://no-color.org). */
+export function wantsColor(stdoutIsTTY: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
+  return Boolean(stdoutIsTTY) && !env.NO_COLOR;
+}
+
+const paint = (code: number) => (s: string) => `\u001b[${code}m${s}\u001b[0m`;
+const COLORS = { dim: paint(2), bold: paint(1), yellow: paint(33), red: paint(31) };
+const PLAIN = {
+  dim: (s: string) => s,
+  bold: (s: string) => s,
+  yellow: (s: string) => s,
+  red: (s: string) => s,
+};
+
+export class ConsoleOutput implements Output {
+  readonly secrets: string[] = [];
+  private readonly write: (text: string) => void;
+  private readonly now: () => number;
+  private readonly start: number;
+  private readonly c: typeof COLORS;
+
+  constructor(opts: ConsoleOptions = {}) {
+    this.write = opts.write ?? ((t) => process.stderr.write(t));
+    this.now = opts.now ?? Date.now;
+    this.start = this.now();
+    this.c = opts.color ? COLORS : PLAIN;
+  }
+
+  private line(text: string, style: (s: string) => string = (s) => s): void {
+    const elapsed = ((this.now() - this.start) / 1000).toFixed(1).padStart(6);
+    const body = redact(text, this.secrets).replace(/\n/g, `\n${' '.repeat(10)}`);
+    this.write(`${this.c.dim(`[${elapsed}s]`)} ${style(body)}\n`);
+  }
+
+  info(message: string): void {
+    this.line(message);
+  }
+  warn(message: string): void {
+    this.line(`warning: ${message}`, this.c.yellow);
+  }
+  error(message: string): void {
+    this.line(`error: ${message}`, this.c.red);
+  }
+  setSecret(value: string): void {
+    if (value) this.secrets.push(value);
+  }
+  // Groups may run in parallel (one per release), so a group is a header line, not an indented block.
+  async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
+    this.line(`== ${title}`, this.c.bold);
+    return fn();
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The end-of-run summary, as markdown for the job summary and as a plain-text
+ * table for the terminal. Both show the same facts: where, what tag, and per
+ * service the digest, revision, result and time, then warnings and reasons.
+ * Pure functions of the Report; secrets are replaced before anything is returned.
+ */
+import type { Report, ServiceResult, ServiceStatus } from '../model.js';
+
+/** Replaces every secret with *** (longest first, so a secret containing another is fully hidden). */
+export function redact(text: string, secrets: readonly string[]): string {
+  return [...secrets]
+    .filter((s) => s.length > 0)
+    .sort((a, b) => b.length - a.length)
+    .reduce((acc, s) => acc.split(s).join('***'), text);
+}
+
+/** sha256:0123456789abcdef… -> sha256:0123456789ab (what `docker images` shows). */
+export function shortDigest(digest: string | undefined): string {
+  if (!digest) return '';
+  const [algo, hex] = digest.includes(':') ? digest.split(':', 2) : ['', digest];
+  return `${algo ? `${algo}:` : ''}${(hex ?? '').slice(0, 12)}`;
+}
+
+/** `user-service@sha256:0123456789ab` or `user-service:abc123`: the repository's last segment, digest shortened. */
+export function shortImage(r: ServiceResult): string {
+  const name = r.image.split('@')[0]!.split('/').pop() ?? r.image;
+  if (r.digest) return `${name.split(':')[0]}@${shortDigest(r.digest)}`;
+  return name || '-';
+}
+
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined) return '';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+}
+
+function revision(r: ServiceResult): string {
+  if (r.revision === undefined) return '';
+  return r.rolledBackTo !== undefined ? `${r.revision} → ${r.rolledBackTo}` : String(r.revision);
+}
+
+const ICON: Record<ServiceStatus, string> = {
+  deployed: '✅',
+  planned: '📝',
+  failed: '❌',
+  'rolled-back': '↩️',
+  skipped: '⏭️',
+};
+
+function headline(report: Report): string {
+  const n = report.services.length;
+  const services = `${n} service${n === 1 ? '' : 's'}`;
+  if (report.result === 'planned') return `Plan: ${services} would be deployed`;
+  if (report.result === 'success') return `Deployed ${services}`;
+  return report.error?.kind === 'input' || report.error?.kind === 'preflight'
+    ? 'Deploy stopped before changing the cluster'
+    : 'Deploy failed';
+}
+
+function where(report: Report): string[] {
+  return [
+    ['cluster', report.cluster ?? (report.mode === 'plan' ? '(none: plan)' : '')],
+    ['namespace', report.namespace],
+    ['environment', report.environment],
+    ['tag', report.imageTag],
+  ]
+    .filter(([, v]) => v)
+    .map(([k, v]) => `${k} ${v}`);
+}
+
+/** Why each failed or skipped service ended the way it did, then the run's own error. */
+function reasons(report: Report): string[] {
+  const lines = report.services
+    .filter((r) => r.status !== 'deployed' && r.status !== 'planned' && (r.reason || r.message))
+    .map((r) => `${r.service}: ${[r.reason, r.message].filter(Boolean).join(': ')}`);
+  if (report.error) lines.push(`${report.error.kind} error: ${report.error.message}`);
+  return lines;
+}
+
+// Summary markdown is rendered as HTML: escape it, and keep a cell on one line.
+const md = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|');
+const cell = (s: string) => md(s).replace(/\r?\n/g, '<br>') || '—';
+
+export function summaryMarkdown(report: Report, secrets: readonly string[] = []): string {
+  const icon = report.result === 'success' ? '✅' : report.result === 'planned' ? '📝' : '❌';
+  const out = [
+    `## ${icon} ${headline(report)}`,
+    '',
+    where(report)
+      .map((w) => md(w).replace(/ /, ' **') + '**')
+      .join(' · '),
+  ];
+  if (report.services.length) {
+    out.push(
+      '',
+      '| Service | Image | Chart | Revision | Result | Duration |',
+      '| --- | --- | --- | --- | --- | ---: |',
+    );
+    for (const r of report.services) {
+      const image = r.image ? `<code>${md(shortImage(r))}</code>` : '—';
+      out.push(
+        `| ${cell(r.service)} | ${image} | ${cell(r.chartVersion ?? '—')} | ${cell(revision(r))} | ${ICON[r.status]} ${cell(r.status)} | ${cell(formatDuration(r.durationMs))} |`,
+      );
+    }
+  }
+  const failures = reasons(report);
+  if (failures.length) out.push('', '### Why', '', ...failures.map((l) => `- ${cell(l)}`));
+  if (report.warnings.length) out.push('', '### Warnings', '', ...report.warnings.map((w) => `- ${cell(w)}`));
+  out.push(
+    '',
+    `<sub>${md(report.mode)} started ${md(report.startedAt)}, took ${md(formatDuration(report.durationMs))}</sub>`,
+    '',
+  );
+  return redact(out.join('\n'), secrets);
+}
+
+export function summaryText(report: Report, secrets: readonly string[] = []): string {
+  const header = ['SERVICE', 'IMAGE', 'CHART', 'REVISION', 'RESULT', 'DURATION'];
+  const rows = report.services.map((r) => [
+    r.service,
+    shortImage(r),
+    r.chartVersion ?? '-',
+    revision(r) || '-',
+    r.status,
+    formatDuration(r.durationMs) || '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cols: string[]) =>
+    cols
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  const out = [`${headline(report)} (${formatDuration(report.durationMs)})`, where(report).join(', ')];
+  if (rows.length) out.push('', line(header), ...rows.map(line));
+  const failures = reasons(report);
+  if (failures.length) out.push('', 'Why:', ...failures.map((l) => `  - ${l.replace(/\n/g, '\n    ')}`));
+  if (report.warnings.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  - ${w}`));
+  return redact(out.join('\n') + '\n', secrets);
+}
