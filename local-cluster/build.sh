@@ -56,5 +56,5 @@ build kube "$k8s_ldflags" kube-apiserver kube-controller-manager kube-scheduler 
   k8s.io/kubernetes/cmd/kube-scheduler
 
 "$BIN/kube-apiserver" --version >&2
-"$BIN/etcd" --version | head -1 >&2
+"$BIN/etcd" --version | sed -n 1p >&2 # sed, not head: head exiting early would SIGPIPE etcd and fail under pipefail
 echo "$BIN"
