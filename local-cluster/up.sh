@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler) plus kwok, which simulates the kubelets of a few fake nodes.
+# kube-scheduler) plus kwok, which simulates the kubelets of a few fake nodes, and the
+# AWS harness (aws/harness.py: moto with a seeded ECR/IAM/EKS, and the apiserver's
+# TokenReview webhook that verifies EKS tokens), so the stand-in is reached the way EKS is.
 # Everything listens on 127.0.0.1; state (certs, etcd data, logs, pids, kubeconfig)
 # lives in $LC_RUN. Prints the admin kubeconfig path as the last line of stdout.
 set -euo pipefail
@@ -12,6 +14,12 @@ REGION="${LOCAL_CLUSTER_REGION:-us-east-1}"
 ZONES=(${LOCAL_CLUSTER_ZONES:-a b c})        # zone suffixes, appended to the region
 NODES="${LOCAL_CLUSTER_NODES:-${#ZONES[@]}}"  # nodes are spread round-robin over ZONES
 TIMEOUT="${LOCAL_CLUSTER_TIMEOUT:-120}"       # seconds to wait for each readiness step
+EKS_CLUSTER="${LOCAL_CLUSTER_EKS_NAME:-ecommerce-local}"  # the EKS cluster moto describes
+ECR_TAGS="${LOCAL_CLUSTER_ECR_TAGS:-v1 v2}"    # image tags seeded in every ECR repository
+ECR_REPOSITORIES="${LOCAL_CLUSTER_ECR_REPOSITORIES:-}"  # extra repositories besides the six services
+# The test credentials the harness's webhook knows (AWS's documented example key pair).
+AWS_TEST_KEY_ID=AKIAIOSFODNN7EXAMPLE
+AWS_TEST_SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 
 # "2s", "500ms" or plain milliseconds -> milliseconds.
 to_ms() {
@@ -32,9 +40,19 @@ alive() { [[ -f $PIDS/$1.pid ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; 
 
 # Already up (e.g. a second call from a test runner)? Reuse it.
 if [[ -f $LC_RUN/env ]] && alive kube-apiserver; then
-  log "already running (state in $LC_RUN); use down.sh to stop"
-  echo "$KUBECONFIG_ADMIN"
-  exit 0
+  if alive harness; then
+    log "already running (state in $LC_RUN); use down.sh to stop"
+    log "AWS endpoint: $(sed -n 's/^export AWS_ENDPOINT_URL=//p' "$LC_RUN/env")"
+    echo "$KUBECONFIG_ADMIN"
+    exit 0
+  elif [[ ! -f $PIDS/harness.pid ]]; then
+    # Started by an up.sh from before the harness: leave it alone, someone may be using it.
+    log "already running WITHOUT the AWS harness (started by an older up.sh; state in $LC_RUN);"
+    log "run down.sh and up.sh again for ECR/EKS (moto) and EKS token authentication"
+    echo "$KUBECONFIG_ADMIN"
+    exit 0
+  fi
+  log "the AWS harness has died (see $LOGS/harness.log); restarting the stand-in"
 fi
 if [[ -d $PIDS ]]; then
   log "stale state in $LC_RUN; cleaning it up first"
@@ -42,6 +60,8 @@ if [[ -d $PIDS ]]; then
 fi
 
 BIN="$("$HERE/build.sh" | tail -n1)"
+bash "$LC_REPO/scripts/moto-env.sh" >&2   # the harness's venv; quick when already installed
+PYTHON="$LC_REPO/.cache/venv/bin/python"
 mkdir -p "$PKI" "$LOGS" "$PIDS"
 START=$SECONDS
 
@@ -61,7 +81,7 @@ free_port() {
 }
 declare -A PORT
 used=" "
-for c in etcd etcd_peer apiserver controller_manager scheduler kwok; do
+for c in etcd etcd_peer apiserver controller_manager scheduler kwok harness; do
   var="LOCAL_CLUSTER_${c^^}_PORT"
   p="${!var:-}"
   while [[ -z $p || $used == *" $p "* ]]; do p="$(free_port)"; done
@@ -139,12 +159,36 @@ api() { curl -sS --fail --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$P
 # Controller-manager and scheduler serve /healthz with a self-signed cert of their own.
 healthz() { curl -sS --fail --insecure "https://127.0.0.1:$1/healthz"; }
 
+# The AWS harness first: the apiserver's token webhook points at it, and it needs only
+# the apiserver's port and CA (for the EKS cluster it seeds), both known by now.
+HARNESS="http://127.0.0.1:${PORT[harness]}"
+# No AWS_PROFILE: the harness seeds moto with explicit test keys, a profile must not interfere.
+start harness env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE "$PYTHON" "$HERE/aws/harness.py" \
+  --port "${PORT[harness]}" --apiserver-port "${PORT[apiserver]}" --ca-file "$PKI/ca.crt" \
+  --region "$REGION" --cluster-name "$EKS_CLUSTER" --tags $ECR_TAGS --repositories $ECR_REPOSITORIES
+cat >"$LC_RUN/token-webhook.kubeconfig" <<EOF
+# kube-apiserver -> harness TokenReview webhook (plain http on loopback: the apiserver accepts it).
+apiVersion: v1
+kind: Config
+clusters:
+- name: aws-harness
+  cluster: {server: "$HARNESS/authenticate"}
+users:
+- name: kube-apiserver
+  user: {}
+contexts:
+- name: webhook
+  context: {cluster: aws-harness, user: kube-apiserver}
+current-context: webhook
+EOF
+
 start etcd "$BIN/etcd" --name local --data-dir "$LC_RUN/etcd" \
   --listen-client-urls "http://127.0.0.1:${PORT[etcd]}" --advertise-client-urls "http://127.0.0.1:${PORT[etcd]}" \
   --listen-peer-urls "http://127.0.0.1:${PORT[etcd_peer]}" --initial-advertise-peer-urls "http://127.0.0.1:${PORT[etcd_peer]}" \
   --initial-cluster "local=http://127.0.0.1:${PORT[etcd_peer]}" \
   --unsafe-no-fsync --quota-backend-bytes 2147483648 # throwaway data: speed over durability
 wait_for "etcd healthy" etcd curl -sS --fail "http://127.0.0.1:${PORT[etcd]}/health"
+wait_for "AWS harness seeded" harness curl -sS --fail "$HARNESS/_harness/ready"
 
 # --endpoint-reconciler-type=none: the "kubernetes" Endpoints may not hold a loopback IP.
 start kube-apiserver "$BIN/kube-apiserver" \
@@ -159,8 +203,19 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
   --service-cluster-ip-range 10.96.0.0/16 \
+  --authentication-token-webhook-config-file "$LC_RUN/token-webhook.kubeconfig" \
+  --authentication-token-webhook-version v1 --authentication-token-webhook-cache-ttl 5s \
   --authorization-mode Node,RBAC --allow-privileged=true --profiling=false
 wait_for "kube-apiserver ready" kube-apiserver api /readyz
+
+# The webhook puts every EKS-token user in this group. cluster-admin is broader than a
+# deploy needs, but this is a throwaway stand-in; see README.
+api /apis/rbac.authorization.k8s.io/v1/clusterrolebindings -X POST -H 'Content-Type: application/json' -o /dev/null -d @- <<EOF
+{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding",
+ "metadata":{"name":"ecommerce-deployers"},
+ "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},
+ "subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"ecommerce:deployers"}]}
+EOF
 
 KCM_KUBECONFIG="$LC_RUN/controller-manager.kubeconfig"
 start kube-controller-manager "$BIN/kube-controller-manager" \
@@ -221,7 +276,22 @@ LOCAL_CLUSTER_APISERVER_PORT=${PORT[apiserver]}
 LOCAL_CLUSTER_CONTROLLER_MANAGER_PORT=${PORT[controller_manager]}
 LOCAL_CLUSTER_SCHEDULER_PORT=${PORT[scheduler]}
 LOCAL_CLUSTER_KWOK_PORT=${PORT[kwok]}
+LOCAL_CLUSTER_HARNESS_PORT=${PORT[harness]}
+# AWS (moto, through the harness): the SDK and the aws CLI honour AWS_ENDPOINT_URL.
+# The key pair is the one the token webhook knows; a session token or profile would
+# take precedence over it (or be signed into the token), so they are cleared.
+unset AWS_SESSION_TOKEN AWS_PROFILE
+export AWS_ENDPOINT_URL=$HARNESS
+export AWS_ACCESS_KEY_ID=$AWS_TEST_KEY_ID
+export AWS_SECRET_ACCESS_KEY=$AWS_TEST_SECRET
+export AWS_REGION=$REGION
+export AWS_DEFAULT_REGION=$REGION
+export AWS_EC2_METADATA_DISABLED=true
+export EKS_CLUSTER_NAME=$EKS_CLUSTER
+export LOCAL_HARNESS_URL=$HARNESS
 EOF
 log "up in $((SECONDS - START))s: apiserver $SERVER, logs in $LOGS"
-log "use: export KUBECONFIG=$KUBECONFIG_ADMIN   (or: source $LC_RUN/env)"
+log "AWS endpoint: $HARNESS (moto: ECR, IAM, EKS cluster $EKS_CLUSTER in $REGION; calls: $HARNESS/_harness/calls)"
+log "kubeconfig:   $KUBECONFIG_ADMIN (admin, system:masters)"
+log "use: source $LC_RUN/env"
 echo "$KUBECONFIG_ADMIN"

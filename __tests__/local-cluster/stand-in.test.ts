@@ -1,0 +1,245 @@
+// The local EKS stand-in (local-cluster/up.sh): a real control plane plus the AWS harness
+// (moto seeded with ECR/IAM/EKS, and the apiserver's TokenReview webhook that verifies
+// EKS tokens). Reached only through our own aws/ code, as a deploy reaches EKS:
+// DescribeCluster -> kubeconfig whose exec plugin is `dist/cli.js token`.
+//
+// It runs in its own run dir (.cache/lc-stand-in-test) so a developer's stand-in is
+// never touched, and is stopped again at the end.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { awsClients } from '../../src/aws/clients.js';
+import { resolveImages } from '../../src/aws/ecr.js';
+import { describeActiveCluster, writeKubeconfig, type EksCluster } from '../../src/aws/eks.js';
+import { createEksToken } from '../../src/aws/token.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const LC = join(REPO, 'local-cluster');
+const RUN = join(REPO, '.cache', 'lc-stand-in-test');
+const KUBECTL = join(REPO, '.cache', 'tools', 'helm4', 'kubectl');
+const CLI = join(REPO, 'dist', 'cli.js');
+const SERVICES = [
+  'api-gateway',
+  'user-service',
+  'product-service',
+  'order-service',
+  'payment-service',
+  'notification-service',
+];
+/** A user's own AWS settings must not leak into the stand-in's. */
+const AWS_CLEARED = ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE'];
+
+const savedEnv = { ...process.env };
+let standIn: Record<string, string>;
+let baseEnv: NodeJS.ProcessEnv;
+let cluster: EksCluster;
+let tmp: string;
+
+function script(name: 'up.sh' | 'down.sh') {
+  return spawnSync('bash', [join(LC, name)], { encoding: 'utf8', env: baseEnv, timeout: 170_000 });
+}
+
+/** Fails (never skips) when the binaries are missing: a skipped test hides a broken setup. */
+function requireBuiltCluster() {
+  const dir = spawnSync('bash', ['-c', `source "${LC}/lib.sh" && lc_bin_dir`], { encoding: 'utf8' });
+  const bin = dir.stdout.trim();
+  const missing = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'].filter(
+    (b) => !bin || !existsSync(join(bin, b)),
+  );
+  if (dir.status !== 0 || missing.length) {
+    throw new Error(
+      `the local cluster is not built (missing ${missing.join(', ') || 'bin dir'} in ${bin || '?'}): ` +
+        `run local-cluster/build.sh once (it takes many minutes), then rerun this test. ${dir.stderr}`,
+    );
+  }
+}
+
+/** The `export K=V` lines of the env file up.sh writes. */
+function readEnvFile(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(join(RUN, 'env'), 'utf8').split('\n')) {
+    const m = /^(?:export )?([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!.replace(/^"|"$/g, '');
+  }
+  return env;
+}
+
+function kubectl(kubeconfig: string, args: string[]) {
+  const res = spawnSync(KUBECTL, ['--kubeconfig', kubeconfig, ...args], {
+    encoding: 'utf8',
+    env: { ...baseEnv, ...standIn },
+    timeout: 60_000,
+  });
+  if (res.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${res.status}): ${res.stderr}`);
+  return res.stdout;
+}
+
+/** GET <apiserver>/api with a bearer token, trusting only the stand-in's CA: the HTTP status. */
+function apiStatus(token: string): Promise<number> {
+  return new Promise((done, fail) => {
+    const req = request(
+      `${cluster.endpoint}/api`,
+      {
+        ca: Buffer.from(cluster.certificateAuthority, 'base64'),
+        headers: { Authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => done(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+async function harness(path: string, method = 'GET') {
+  const res = await fetch(`${standIn.LOCAL_HARNESS_URL}${path}`, { method });
+  expect(res.status).toBe(200);
+  return (await res.json()) as {
+    total: number;
+    services: Record<string, Record<string, number>>;
+    tokenReviews: { accepted: number; refused: number };
+  };
+}
+
+beforeAll(async () => {
+  requireBuiltCluster();
+  baseEnv = { ...savedEnv, ECOMMERCE_DEPLOY_RUN: RUN };
+  for (const k of AWS_CLEARED) delete baseEnv[k];
+  const up = script('up.sh');
+  if (up.status !== 0) {
+    throw new Error(`local-cluster/up.sh failed (state in ${RUN}):\n${up.stderr.split('\n').slice(-30).join('\n')}`);
+  }
+  standIn = readEnvFile();
+  // What a developer gets from `source <run dir>/env`; the SDK's own chain reads it.
+  for (const k of AWS_CLEARED) delete process.env[k];
+  for (const k of Object.keys(standIn).filter((k) => k.startsWith('AWS_'))) process.env[k] = standIn[k];
+  const { eks } = awsClients(standIn.AWS_REGION!);
+  cluster = await describeActiveCluster(eks, standIn.EKS_CLUSTER_NAME!, standIn.AWS_REGION!);
+  tmp = await mkdtemp(join(tmpdir(), 'stand-in-test-'));
+}, 200_000);
+
+afterAll(async () => {
+  process.env = { ...savedEnv };
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+  if (baseEnv) script('down.sh'); // no-op when the last test already stopped it
+}, 60_000);
+
+describe('local EKS stand-in', () => {
+  it('says so and exits 0 when it is already up', () => {
+    const again = script('up.sh');
+
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain('already running');
+    expect(again.stdout.trim().split('\n').pop()).toBe(join(RUN, 'kubeconfig'));
+  });
+
+  it('describes the EKS cluster as the local apiserver, reached with our own EKS token', async () => {
+    expect(cluster.endpoint).toBe(standIn.LOCAL_CLUSTER_SERVER);
+    const kube = await writeKubeconfig(
+      cluster,
+      {
+        command: process.execPath,
+        args: [CLI, 'token', '--cluster-name', cluster.name, '--region', cluster.region],
+      },
+      { dir: tmp },
+    );
+
+    const whoami = JSON.parse(kubectl(kube.path, ['auth', 'whoami', '-o', 'json']));
+    const canDeploy = kubectl(kube.path, ['auth', 'can-i', 'create', 'deployments.apps', '-n', 'default']);
+    const nodes = JSON.parse(kubectl(kube.path, ['get', 'nodes', '-o', 'json'])) as {
+      items: { metadata: { labels: Record<string, string> } }[];
+    };
+
+    expect(whoami.status.userInfo.username).toBe('arn:aws:iam::123456789012:user/local-deployer');
+    expect(whoami.status.userInfo.groups).toContain('ecommerce:deployers');
+    expect(canDeploy.trim()).toBe('yes');
+    expect(nodes.items).toHaveLength(3);
+    expect(new Set(nodes.items.map((n) => n.metadata.labels['topology.kubernetes.io/zone']))).toEqual(
+      new Set(['us-east-1a', 'us-east-1b', 'us-east-1c']),
+    );
+    await kube.dispose();
+  });
+
+  it('refuses, through the webhook, tokens for another cluster, expired or wrongly signed', async () => {
+    const region = standIn.AWS_REGION!;
+    const credentials = {
+      accessKeyId: standIn.AWS_ACCESS_KEY_ID!,
+      secretAccessKey: standIn.AWS_SECRET_ACCESS_KEY!,
+    };
+    const token = async (opts: { clusterName?: string; secret?: string; now?: Date }) =>
+      (
+        await createEksToken({
+          clusterName: opts.clusterName ?? cluster.name,
+          region,
+          credentials: { ...credentials, secretAccessKey: opts.secret ?? credentials.secretAccessKey },
+          now: opts.now,
+        })
+      ).token;
+    const before = await harness('/_harness/calls');
+
+    const good = await apiStatus(await token({}));
+    const otherCluster = await apiStatus(await token({ clusterName: 'shop-prod' }));
+    const expired = await apiStatus(await token({ now: new Date(Date.now() - 20 * 60_000) }));
+    const wrongSecret = await apiStatus(await token({ secret: 'not-the-secret' }));
+    const garbage = await apiStatus('k8s-aws-v1.bm90IGEgdXJs');
+
+    expect({ good, otherCluster, expired, wrongSecret, garbage }).toEqual({
+      good: 200,
+      otherCluster: 401,
+      expired: 401,
+      wrongSecret: 401,
+      garbage: 401,
+    });
+    const after = await harness('/_harness/calls');
+    expect(after.tokenReviews.refused - before.tokenReviews.refused).toBeGreaterThanOrEqual(4);
+    const log = readFileSync(join(RUN, 'logs', 'harness.log'), 'utf8');
+    expect(log).toContain('refused: SignatureDoesNotMatch');
+    expect(log).toContain('refused: X-Amz-Date is expired');
+  });
+
+  it("resolves the seeded services' v1 digests in ECR, and the harness counts the calls", async () => {
+    const { ecr } = awsClients(standIn.AWS_REGION!);
+    await harness('/_harness/calls/reset', 'POST');
+
+    const { images, calls } = await resolveImages(
+      ecr,
+      SERVICES.map((service) => ({ service, repository: service, tag: 'v1' })),
+    );
+    const counted = await harness('/_harness/calls');
+    const v2 = await resolveImages(ecr, [{ service: 'user-service', repository: 'user-service', tag: 'v2' }]);
+
+    const digests = SERVICES.map((s) => images.get(s)?.digest);
+    expect(digests.every((d) => /^sha256:[0-9a-f]{64}$/.test(d ?? ''))).toBe(true);
+    expect(new Set(digests).size).toBe(SERVICES.length);
+    expect(images.get('order-service')?.uri).toBe('123456789012.dkr.ecr.us-east-1.amazonaws.com/order-service');
+    expect(v2.images.get('user-service')?.digest).not.toBe(images.get('user-service')?.digest);
+    expect(calls).toBe(1 + SERVICES.length);
+    expect(counted.services).toEqual({ ecr: { DescribeRepositories: 1, BatchGetImage: SERVICES.length } });
+    expect(counted.total).toBe(calls);
+  });
+
+  it('down.sh leaves no process of its run dir', () => {
+    const pids = readdirSync(join(RUN, 'pids')).map((f) => Number(readFileSync(join(RUN, 'pids', f), 'utf8')));
+    expect(pids).toHaveLength(6); // etcd, apiserver, controller-manager, scheduler, kwok, harness
+
+    const down = script('down.sh');
+
+    expect(down.status).toBe(0);
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+    const ps = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout;
+    expect(ps.split('\n').filter((l) => l.includes(RUN))).toEqual([]);
+  });
+});

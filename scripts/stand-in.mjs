@@ -1,0 +1,102 @@
+// The local EKS stand-in as the demo, the e2e tests and the benchmarks use it:
+// start it when it is not running, read its environment, and push images to its
+// ECR (moto) the way a CI job would before deploying.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Run dir of a stand-in: ECOMMERCE_DEPLOY_RUN, else the repo's default. */
+export function runDirOf(runDir) {
+  return runDir ?? process.env.ECOMMERCE_DEPLOY_RUN ?? join(repoRoot, '.cache', 'local-cluster');
+}
+
+/** The `export K=V` lines up.sh writes, as an object. */
+export function readStandInEnv(runDir) {
+  const file = join(runDirOf(runDir), 'env');
+  if (!existsSync(file)) return undefined;
+  const env = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]] = m[2].replace(/^["']|["']$/g, '');
+  }
+  return env;
+}
+
+/** Starts the stand-in unless it is up (up.sh is idempotent); returns its environment. */
+export function ensureStandIn({ runDir, quiet = false } = {}) {
+  const dir = runDirOf(runDir);
+  const res = spawnSync('bash', [join(repoRoot, 'local-cluster', 'up.sh')], {
+    env: { ...process.env, ECOMMERCE_DEPLOY_RUN: dir },
+    stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'],
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) {
+    throw new Error(`local-cluster/up.sh failed (exit ${res.status})\n${res.stderr ?? ''}`);
+  }
+  const env = readStandInEnv(dir);
+  if (!env) throw new Error(`local-cluster/up.sh left no env file in ${dir}`);
+  return env;
+}
+
+export function stopStandIn({ runDir } = {}) {
+  const dir = runDirOf(runDir);
+  spawnSync('bash', [join(repoRoot, 'local-cluster', 'down.sh')], {
+    env: { ...process.env, ECOMMERCE_DEPLOY_RUN: dir },
+    stdio: 'ignore',
+  });
+}
+
+/**
+ * Pushes an image manifest for `tag` to each repository in the stand-in's ECR,
+ * as `docker push` would; each repository and tag gets its own digest.
+ * Returns repository -> digest.
+ */
+export async function pushImages(env, repositories, tag) {
+  const ecr = new ECRClient({
+    region: env.AWS_REGION,
+    endpoint: env.AWS_ENDPOINT_URL,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+  });
+  const digests = {};
+  for (const repository of repositories) {
+    const layer = 'sha256:' + createHash('sha256').update(`${repository}:${tag}`).digest('hex');
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 7023, digest: layer },
+      layers: [
+        { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 32654, digest: layer },
+      ],
+    });
+    try {
+      const res = await ecr.send(
+        new PutImageCommand({ repositoryName: repository, imageTag: tag, imageManifest: manifest }),
+      );
+      digests[repository] = res.image?.imageId?.imageDigest;
+    } catch (err) {
+      if (err.name !== 'ImageAlreadyExistsException') throw err;
+    }
+  }
+  return digests;
+}
+
+/** kubectl against the stand-in's admin kubeconfig. */
+export function kubectl(env, args, opts = {}) {
+  const bin = process.env.KUBECTL_BIN ?? join(repoRoot, '.cache', 'tools', 'helm4', 'kubectl');
+  const res = spawnSync(bin, ['--kubeconfig', env.KUBECONFIG, ...args], { encoding: 'utf8', ...opts });
+  if (res.status !== 0 && !opts.allowFailure) {
+    throw new Error(`kubectl ${args.join(' ')} failed: ${res.stderr}`);
+  }
+  return res.stdout;
+}
+
+/** A namespace whose pods the API server admits only at Pod Security "restricted". */
+export function restrictedNamespace(env, name) {
+  kubectl(env, ['create', 'namespace', name], { allowFailure: true });
+  kubectl(env, ['label', '--overwrite', 'namespace', name, 'pod-security.kubernetes.io/enforce=restricted']);
+}
