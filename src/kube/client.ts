@@ -1,0 +1,61 @@
+/**
+ * The one place a kubeconfig becomes API clients, and API failures become sentences.
+ */
+import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { deployError } from '../errors.js';
+
+export function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(path);
+  } catch (err) {
+    throw deployError(`cannot read kubeconfig ${path}: ${(err as Error).message}`, {
+      where: { file: path },
+      hint: 'pass the path of a valid kubeconfig',
+      cause: err,
+    });
+  }
+  if (!kc.getCurrentCluster()) {
+    throw deployError(`kubeconfig ${path} has no current cluster`, {
+      where: { file: path },
+      hint: 'set current-context in the kubeconfig',
+    });
+  }
+  return kc;
+}
+
+/** HTTP status of a failed API call (ApiException or a watch error), if it has one. */
+export function statusOf(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  const e = err as { statusCode?: number; code?: unknown } | undefined;
+  return e?.statusCode ?? (typeof e?.code === 'number' ? e.code : undefined);
+}
+
+/**
+ * The apiserver's own words for a failed call: ApiException carries the Status
+ * object as a JSON string in `body`; its `message` is a generic "HTTP-Code: 500…".
+ */
+export function apiErrorMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body: unknown = err.body;
+    try {
+      const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: string };
+      if (status?.message) return `${err.code}: ${status.message}`;
+    } catch {
+      // not JSON: fall through to the exception's message
+    }
+    return `${err.code}: ${String(body || err.message).slice(0, 300)}`;
+  }
+  const code = statusOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code ? `${code}: ${message}` : message;
+}
+
+/** Resolves to the promise's value, or rejects after `ms`; for reads that must not hold up a verdict. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000}s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

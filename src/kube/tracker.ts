@@ -1,0 +1,442 @@
+/**
+ * One rollout tracker for every release of a run. It keeps one watch per kind
+ * (Deployments, ReplicaSets, Pods, Events) for the namespace, shared by all services,
+ * and judges each tracked service with the rules in rules.ts whenever an object
+ * changes (and once a second, for the rules that depend on elapsed time).
+ *
+ *   helm upgrade --install (no --wait)  ->  tracker.track(...)  ->  ready | failed (+ why)
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  makeInformer,
+  type CoreV1Event,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Deployment,
+  type V1Pod,
+  type V1ReplicaSet,
+} from '@kubernetes/client-node';
+import { deployError } from '../errors.js';
+import type { Output } from '../report/output.js';
+import { apiErrorMessage, loadKubeConfig, statusOf } from './client.js';
+import { collectDiagnostics, type Diagnostics } from './diagnostics.js';
+import { ProgressLines, type Progress } from './progress.js';
+import { judgeRollout, podsOf, replicaSetsOf, type Judgement, type ReasonCode } from './rules.js';
+
+export type { Progress } from './progress.js';
+export type { ReasonCode } from './rules.js';
+export type { Diagnostics } from './diagnostics.js';
+
+export interface TrackerOptions {
+  /** Path of the kubeconfig. */
+  kubeconfig: string;
+  namespace: string;
+  out: Output;
+  now?: () => number;
+  /** Override the 30s a pod may stay Unschedulable (e.g. a slow cluster autoscaler). */
+  unschedulableGraceMs?: number;
+}
+
+export interface TrackRequest {
+  service: string;
+  /** Deployment name (the release name in our chart). */
+  deployment: string;
+  timeoutSeconds: number;
+  /** When the upgrade started: elapsed times and events count from here. */
+  since: Date;
+  /** Every change of phase, counts or reason; without it the tracker prints lines to `out`. */
+  onProgress?: (p: Progress) => void;
+}
+
+export interface RolloutOutcome {
+  service: string;
+  verdict: 'ready' | 'failed';
+  reason: ReasonCode;
+  message: string;
+  timeToReadyMs?: number;
+  diagnostics?: Diagnostics;
+}
+
+/** Re-judge at least this often: grace windows and timeouts pass without any object changing. */
+const TICK_MS = 1_000;
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
+/**
+ * A list+watch of one kind in the namespace (client-node's ListWatch, which re-lists
+ * on 410 Gone by itself). ListWatch stops on any other error; this restarts it with
+ * backoff, resuming from the last resourceVersion.
+ */
+class NamespaceWatch<T extends KubernetesObject> {
+  private readonly informer: Informer<T> & ObjectCache<T>;
+  private stopped = false;
+  private retryMs = RETRY_MIN_MS;
+  private retryTimer?: NodeJS.Timeout;
+  private firstError?: unknown;
+  private started = false;
+
+  constructor(
+    kc: KubeConfig,
+    readonly kind: string,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    private readonly out: Output,
+    onChange: (obj: T) => void,
+  ) {
+    this.informer = makeInformer(kc, path, list);
+    this.informer.on('change', onChange);
+    this.informer.on('connect', () => {
+      if (this.started) this.retryMs = RETRY_MIN_MS;
+    });
+    this.informer.on('error', (err) => this.onError(err));
+  }
+
+  async start(): Promise<void> {
+    await this.informer.start();
+    // ListWatch reports a failed first list through the error callback, not by throwing.
+    if (this.firstError !== undefined) throw this.firstError;
+    this.started = true;
+  }
+
+  list(): readonly T[] {
+    return this.informer.list();
+  }
+
+  get(name: string, namespace: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    await this.informer.stop();
+  }
+
+  private onError(err: unknown) {
+    if (this.stopped) return; // stopping aborts the request, which reports an error
+    if (!this.started) {
+      this.firstError ??= err;
+      return;
+    }
+    this.out.warn(
+      `watch of ${this.kind} interrupted (${apiErrorMessage(err)}); resuming in ${this.retryMs} ms`,
+    );
+    this.retryTimer = setTimeout(() => {
+      if (!this.stopped) void this.informer.start();
+    }, this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+}
+
+interface Tracking {
+  req: TrackRequest;
+  since: number;
+  deadline: number;
+  /** Undefined until the read after the upgrade says which generation to wait for. */
+  minGeneration?: number;
+  lastKey?: string;
+  last?: Progress;
+  settled: boolean;
+  resolve: (o: RolloutOutcome) => void;
+}
+
+export class RolloutTracker {
+  private readonly tracks = new Set<Tracking>();
+  /** `<pod uid>/<container>` -> resourceVersions that showed ErrImagePull. */
+  private readonly errImagePull = new Map<string, Set<string>>();
+  private readonly lines = new ProgressLines();
+  private ticker?: NodeJS.Timeout;
+  private scheduled = false;
+  private stopped = false;
+
+  private constructor(
+    private readonly opts: Required<Pick<TrackerOptions, 'namespace' | 'out' | 'now'>> & TrackerOptions,
+    private readonly apps: AppsV1Api,
+    private readonly core: CoreV1Api,
+    private readonly deployments: NamespaceWatch<V1Deployment>,
+    private readonly replicaSets: NamespaceWatch<V1ReplicaSet>,
+    private readonly pods: NamespaceWatch<V1Pod>,
+    private readonly events: NamespaceWatch<CoreV1Event>,
+  ) {}
+
+  /** Lists and starts watching the namespace; fails with a DeployError when it may not. */
+  static async start(options: TrackerOptions): Promise<RolloutTracker> {
+    const opts = { ...options, now: options.now ?? Date.now };
+    const { namespace, out } = opts;
+    const kc = loadKubeConfig(opts.kubeconfig);
+    const apps = kc.makeApiClient(AppsV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    // The watches exist before the tracker they report to; events before then need no judging.
+    const ref: { tracker?: RolloutTracker } = {};
+    const changed = () => ref.tracker?.schedule();
+    const ns = encodeURIComponent(namespace);
+    const watches = {
+      deployments: new NamespaceWatch<V1Deployment>(
+        kc,
+        'deployments',
+        `/apis/apps/v1/namespaces/${ns}/deployments`,
+        () => apps.listNamespacedDeployment({ namespace }),
+        out,
+        changed,
+      ),
+      replicaSets: new NamespaceWatch<V1ReplicaSet>(
+        kc,
+        'replicasets',
+        `/apis/apps/v1/namespaces/${ns}/replicasets`,
+        () => apps.listNamespacedReplicaSet({ namespace }),
+        out,
+        changed,
+      ),
+      pods: new NamespaceWatch<V1Pod>(
+        kc,
+        'pods',
+        `/api/v1/namespaces/${ns}/pods`,
+        () => core.listNamespacedPod({ namespace }),
+        out,
+        (pod) => {
+          ref.tracker?.notePod(pod);
+          changed();
+        },
+      ),
+      events: new NamespaceWatch<CoreV1Event>(
+        kc,
+        'events',
+        `/api/v1/namespaces/${ns}/events`,
+        () => core.listNamespacedEvent({ namespace }),
+        out,
+        () => {},
+      ),
+    };
+    const all = Object.values(watches);
+    const results = await Promise.allSettled(all.map((w) => w.start()));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      await Promise.all(all.map((w) => w.stop()));
+      const err = (results[failed] as PromiseRejectedResult).reason;
+      const status = statusOf(err);
+      throw deployError(
+        `cannot watch ${all[failed]!.kind} in namespace ${namespace}: ${apiErrorMessage(err)}`,
+        {
+          hint:
+            status === 401 || status === 403
+              ? `the deploy identity needs get, list and watch on deployments, replicasets, pods and events in ${namespace}`
+              : 'check that the cluster is reachable with this kubeconfig and that the namespace exists',
+          cause: err,
+        },
+      );
+    }
+    ref.tracker = new RolloutTracker(
+      opts,
+      apps,
+      core,
+      watches.deployments,
+      watches.replicaSets,
+      watches.pods,
+      watches.events,
+    );
+    return ref.tracker;
+  }
+
+  /** Resolves once the service is rolled out, has failed, or its timeout passed; never rejects. */
+  track(req: TrackRequest): Promise<RolloutOutcome> {
+    return new Promise((resolve) => {
+      const since = req.since.getTime();
+      const t: Tracking = {
+        req,
+        since,
+        deadline: since + req.timeoutSeconds * 1000,
+        settled: false,
+        resolve,
+      };
+      if (this.stopped) return this.settle(t, this.stoppedOutcome(req));
+      this.tracks.add(t);
+      this.ticker ??= setInterval(() => this.evaluateAll(), TICK_MS);
+      void this.readGeneration(t);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.ticker);
+    for (const t of this.tracks) this.settle(t, this.stoppedOutcome(t.req));
+    await Promise.all([this.deployments, this.replicaSets, this.pods, this.events].map((w) => w.stop()));
+  }
+
+  /**
+   * The upgrade has returned, so a fresh read shows the generation it produced; the
+   * watch cache may not have it yet, and its older spec is often fully rolled out.
+   */
+  private async readGeneration(t: Tracking) {
+    const { namespace } = this.opts;
+    try {
+      const d = await this.apps.readNamespacedDeployment({ name: t.req.deployment, namespace });
+      t.minGeneration = d.metadata?.generation ?? 0;
+    } catch (err) {
+      if (statusOf(err) !== 404) {
+        this.opts.out.warn(
+          `${t.req.service}: reading Deployment ${t.req.deployment} failed (${apiErrorMessage(err)})`,
+        );
+      }
+      // Not there yet: whatever appears later is the one the upgrade created.
+      t.minGeneration = 0;
+    }
+    this.evaluate(t);
+  }
+
+  private notePod(pod: V1Pod) {
+    for (const s of [
+      ...(pod.status?.initContainerStatuses ?? []),
+      ...(pod.status?.containerStatuses ?? []),
+    ]) {
+      if (s.state?.waiting?.reason !== 'ErrImagePull') continue;
+      const key = `${pod.metadata?.uid}/${s.name}`;
+      const seen = this.errImagePull.get(key) ?? new Set<string>();
+      seen.add(pod.metadata?.resourceVersion ?? '');
+      this.errImagePull.set(key, seen);
+    }
+  }
+
+  /** Coalesces a burst of watch events into one evaluation. */
+  private schedule() {
+    if (this.scheduled || !this.tracks.size) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.evaluateAll();
+    });
+  }
+
+  private evaluateAll() {
+    for (const t of this.tracks) this.evaluate(t);
+  }
+
+  private judge(t: Tracking): Judgement {
+    const { namespace, now, unschedulableGraceMs } = this.opts;
+    return judgeRollout(
+      {
+        deployment: this.deployments.get(t.req.deployment, namespace),
+        replicaSets: this.replicaSets.list(),
+        pods: this.pods.list(),
+      },
+      {
+        now: now(),
+        minGeneration: t.minGeneration,
+        unschedulableGraceMs,
+        errImagePullSeen: (key) => this.errImagePull.get(key)?.size ?? 0,
+      },
+    );
+  }
+
+  private evaluate(t: Tracking) {
+    if (t.settled || t.minGeneration === undefined) return;
+    const j = this.judge(t);
+    const now = this.opts.now();
+    const timedOut = j.phase !== 'ready' && j.phase !== 'failed' && now >= t.deadline;
+    const reason = j.failure?.reason ?? (timedOut ? 'Timeout' : undefined);
+    this.report(t, {
+      service: t.req.service,
+      phase: timedOut ? 'failed' : j.phase,
+      ...j.counts,
+      reason,
+      elapsedMs: now - t.since,
+    });
+    if (j.phase === 'ready') {
+      this.settle(t, {
+        service: t.req.service,
+        verdict: 'ready',
+        reason: 'Ready',
+        message: `${j.counts.ready}/${j.counts.desired} ready in ${((now - t.since) / 1000).toFixed(1)}s`,
+        timeToReadyMs: now - t.since,
+      });
+    } else if (j.failure || timedOut) {
+      const message = j.failure
+        ? j.message
+        : `not ready after ${t.req.timeoutSeconds}s: ${j.counts.ready}/${j.counts.desired} ready, ` +
+          `${j.counts.updated}/${j.counts.desired} updated, ${j.counts.available} available (${j.message})`;
+      t.settled = true;
+      void this.diagnose(t, j, reason!, message).then((diagnostics) =>
+        this.settle(t, { service: t.req.service, verdict: 'failed', reason: reason!, message, diagnostics }),
+      );
+    }
+  }
+
+  private report(t: Tracking, p: Progress) {
+    const key = JSON.stringify({ ...p, elapsedMs: undefined });
+    if (key === t.lastKey) return;
+    t.lastKey = key;
+    t.last = p;
+    if (t.req.onProgress) t.req.onProgress(p);
+    else {
+      const line = this.lines.next(p);
+      if (line) this.opts.out.info(line);
+    }
+  }
+
+  /** The evidence, read before the caller rolls anything back. */
+  private async diagnose(
+    t: Tracking,
+    j: Judgement,
+    reason: ReasonCode,
+    message: string,
+  ): Promise<Diagnostics> {
+    const { namespace } = this.opts;
+    const f = j.failure;
+    let pod = f?.pod ? this.pods.get(f.pod, namespace) : undefined;
+    let container = f?.container;
+    if (!f) [pod, container] = this.firstUnreadyPod(t);
+    const involved = [
+      { kind: 'Deployment', name: t.req.deployment },
+      ...(f?.replicaSet ? [{ kind: 'ReplicaSet', name: f.replicaSet }] : []),
+    ];
+    try {
+      return await collectDiagnostics({
+        core: this.core,
+        namespace,
+        reason,
+        message,
+        pod,
+        container,
+        events: this.events.list(),
+        involved,
+        since: t.since,
+      });
+    } catch (err) {
+      return { reason, message, events: [], logs: { unavailable: apiErrorMessage(err) } };
+    }
+  }
+
+  /** For a timeout: the first pod of the new ReplicaSet that is not ready, and its first unready container. */
+  private firstUnreadyPod(t: Tracking): [V1Pod | undefined, string | undefined] {
+    const d = this.deployments.get(t.req.deployment, this.opts.namespace);
+    const current = d && replicaSetsOf(d, this.replicaSets.list()).current;
+    if (!current) return [undefined, undefined];
+    for (const pod of podsOf(current, this.pods.list())) {
+      const unready = pod.status?.containerStatuses?.find((s) => !s.ready);
+      if (unready || !pod.status?.containerStatuses?.length) return [pod, unready?.name];
+    }
+    return [undefined, undefined];
+  }
+
+  private settle(t: Tracking, outcome: RolloutOutcome) {
+    t.settled = true;
+    this.tracks.delete(t);
+    if (!this.tracks.size) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
+    t.resolve(outcome);
+  }
+
+  private stoppedOutcome(req: TrackRequest): RolloutOutcome {
+    return {
+      service: req.service,
+      verdict: 'failed',
+      reason: 'Timeout',
+      message: 'the tracker was stopped before the rollout finished',
+    };
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Checks after a successful rollout that the service is protected the way its chart
+ * says: the HPA can scale it, the PDB lets a node drain proceed, and its pods are
+ * spread over the zones. The judging is in rules.ts; this file only reads objects.
+ */
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  PolicyV1Api,
+  type KubeConfig,
+  type V1PodDisruptionBudget,
+  type V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
+import { apiErrorMessage, statusOf } from './client.js';
+import {
+  judgeHpa,
+  judgePdb,
+  judgeSpread,
+  pdbObserved,
+  type Check,
+  type ExpectedAutoscaling,
+} from './rules.js';
+
+export type { Check, Verdict, ExpectedAutoscaling } from './rules.js';
+
+export interface ExpectedProtection {
+  /** From the rendered HPA (or the values); omitted when the service does not autoscale. */
+  autoscaling?: ExpectedAutoscaling;
+  /** From the rendered PDB; omitted when the service has none. */
+  pdbMinAvailable?: number | string;
+  /** Zones the pods should span; default: the zones of schedulable Ready nodes. */
+  zones?: string[];
+}
+
+export interface VerifyRequest {
+  kc: KubeConfig;
+  namespace: string;
+  /** Service = release = Deployment = HPA = PDB name; pods carry `app: <service>`. */
+  service: string;
+  expected: ExpectedProtection;
+  /** Missing metrics and poor spread become errors instead of warnings. */
+  strict?: boolean;
+  /** How long to wait for the HPA controller's first evaluation (it runs every 15s). */
+  hpaWaitMs?: number;
+  /** How long to wait for the disruption controller to observe the PDB. */
+  pdbWaitMs?: number;
+}
+
+export interface Verification {
+  service: string;
+  hpa: Check;
+  pdb: Check;
+  spread: Check;
+}
+
+const REREAD_MS = 500;
+
+/** Reads until `settled` says the controller has caught up or the time is over; returns the last read. */
+async function readUntil<T>(read: () => Promise<T>, settled: (v: T) => boolean, waitMs: number): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const v = await read();
+    if (settled(v) || Date.now() >= deadline) return v;
+    await new Promise((r) => setTimeout(r, REREAD_MS));
+  }
+}
+
+/** A read that answers undefined for 404, so "not found" is a verdict, not an exception. */
+async function orMissing<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+function failedRead(what: string, err: unknown): Check {
+  return { verdict: 'error', message: `cannot read ${what}: ${apiErrorMessage(err)}` };
+}
+
+export async function verifyService(req: VerifyRequest): Promise<Verification> {
+  const [hpa, pdb, spread] = await Promise.all([verifyHpa(req), verifyPdb(req), verifySpread(req)]);
+  return { service: req.service, hpa, pdb, spread };
+}
+
+async function verifyHpa(req: VerifyRequest): Promise<Check> {
+  const { kc, namespace, service, expected } = req;
+  if (!expected.autoscaling) return { verdict: 'skipped', message: 'autoscaling is not enabled' };
+  const api = kc.makeApiClient(AutoscalingV2Api);
+  try {
+    const hpa = await readUntil<V2HorizontalPodAutoscaler | undefined>(
+      () => orMissing(api.readNamespacedHorizontalPodAutoscaler({ name: service, namespace })),
+      (h) => !h || !!h.status?.conditions?.length,
+      req.hpaWaitMs ?? 20_000,
+    );
+    return judgeHpa(hpa, service, expected.autoscaling, req.strict);
+  } catch (err) {
+    return failedRead(`HorizontalPodAutoscaler ${service}`, err);
+  }
+}
+
+async function verifyPdb(req: VerifyRequest): Promise<Check> {
+  const { kc, namespace, service, expected } = req;
+  if (expected.pdbMinAvailable === undefined) {
+    return { verdict: 'skipped', message: 'no PodDisruptionBudget with minAvailable is configured' };
+  }
+  const api = kc.makeApiClient(PolicyV1Api);
+  try {
+    // Right after a rollout the disruption controller may not have counted the new pods yet.
+    const pdb = await readUntil<V1PodDisruptionBudget | undefined>(
+      () => orMissing(api.readNamespacedPodDisruptionBudget({ name: service, namespace })),
+      (p) => !p || (pdbObserved(p) && (p.status?.disruptionsAllowed ?? 0) >= 1),
+      req.pdbWaitMs ?? 10_000,
+    );
+    return judgePdb(pdb, service, expected.pdbMinAvailable, expected.autoscaling?.min);
+  } catch (err) {
+    return failedRead(`PodDisruptionBudget ${service}`, err);
+  }
+}
+
+async function verifySpread(req: VerifyRequest): Promise<Check> {
+  const { kc, namespace, service, expected } = req;
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  try {
+    const [pods, nodes, deployment] = await Promise.all([
+      core.listNamespacedPod({ namespace, labelSelector: `app=${service}` }),
+      core.listNode(),
+      orMissing(apps.readNamespacedDeployment({ name: service, namespace })),
+    ]);
+    const replicas = deployment?.spec?.replicas ?? pods.items.length;
+    return judgeSpread(pods.items, nodes.items, replicas, { zones: expected.zones, strict: req.strict });
+  } catch (err) {
+    return failedRead(`the pods and nodes of ${service}`, err);
+  }
+}
