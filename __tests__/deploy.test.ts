@@ -11,7 +11,8 @@ import { BatchGetImageCommand, DescribeRepositoriesCommand, ECRClient } from '@a
 import { DescribeClusterCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsClients } from '../src/aws/clients.js';
-import { runPipeline, exitCodeOf, type PipelineDeps } from '../src/deploy.js';
+import { runPipeline, exitCodeOf, type KubeAccess, type PipelineDeps } from '../src/deploy.js';
+import type { RolloutOutcome, TrackRequest } from '../src/kube/tracker.js';
 import { execRunner, type Runner, type RunResult } from '../src/process.js';
 import { MemoryOutput } from '../src/report/output.js';
 import type { DeployRequest } from '../src/model.js';
@@ -112,8 +113,39 @@ function eksWith(status: 'ACTIVE' | 'CREATING' | 'missing') {
   return eks;
 }
 
+/** The Kubernetes API side: every rollout ready unless `failing` names the service. */
+function fakeKube(failing: Record<string, Partial<RolloutOutcome>> = {}) {
+  const tracked: TrackRequest[] = [];
+  const kube: KubeAccess = {
+    tracker: async () => ({
+      track: async (req) => {
+        tracked.push(req);
+        const f = failing[req.service];
+        return f
+          ? { service: req.service, verdict: 'failed', reason: 'Timeout', message: 'failed', ...f }
+          : {
+              service: req.service,
+              verdict: 'ready',
+              reason: 'Ready',
+              message: '3/3 ready',
+              timeToReadyMs: 1500,
+            };
+      },
+      stop: async () => {},
+    }),
+    verifier: () => async (req) => ({
+      service: req.service,
+      hpa: { verdict: 'ok', message: 'min 3, max 20' },
+      pdb: { verdict: 'ok', message: '1 disruption allowed' },
+      spread: { verdict: 'ok', message: '3 zones' },
+    }),
+  };
+  return { kube, tracked };
+}
+
 function setup(
   opts: {
+    failing?: Record<string, Partial<RolloutOutcome>>;
     cluster?: ClusterAnswer;
     present?: (repo: string, tag: string) => boolean;
     eks?: 'ACTIVE' | 'CREATING' | 'missing';
@@ -123,7 +155,9 @@ function setup(
   const { ecr } = ecrWith(opts.present ?? (() => true));
   const eks = eksWith(opts.eks ?? 'ACTIVE');
   const out = new MemoryOutput();
+  const k = fakeKube(opts.failing);
   const deps: PipelineDeps = {
+    kube: k.kube,
     out,
     run: r.run,
     awsClients: () => ({ ecr, eks }),
@@ -131,7 +165,7 @@ function setup(
     tempDir: tmpdir(),
     pathEnv: '',
   };
-  return { deps, out, ...r };
+  return { deps, out, tracked: k.tracked, ...r };
 }
 
 const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
@@ -146,6 +180,9 @@ const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
   helmBinary: HELM,
   skipImageCheck: false,
   rollback: 'failed',
+  rollbackTimeoutSeconds: 60,
+  keepFailedInstall: false,
+  strict: false,
   trace: {
     commitSha: '0123456789abcdef',
     actor: 'octocat',
@@ -274,6 +311,89 @@ describe('a deploy of the six services', () => {
       'user-service',
     ]);
     expect(report.services.filter((s) => s.status === 'rolled-back')).toHaveLength(5);
+  });
+});
+
+describe('rollouts judged by the tracker', () => {
+  const deployedBefore = (args: string[]) =>
+    args[0] === 'list'
+      ? {
+          stdout: JSON.stringify(
+            SERVICES.map((name) => ({
+              name,
+              revision: '3',
+              status: 'deployed',
+              chart: 'c',
+              app_version: '1',
+              updated: '',
+            })),
+          ),
+        }
+      : args[0] === 'upgrade'
+        ? { stdout: JSON.stringify({ name: args[2], version: 4, info: { status: 'deployed' } }) }
+        : undefined;
+
+  it('applies each release without helm --wait and asks the tracker, with the HPA minimum', async () => {
+    const t = setup();
+    const report = await runPipeline(request(), t.deps);
+    expect(report.result).toBe('success');
+    for (const a of t.changes()) expect(a.some((x) => x.startsWith('--wait'))).toBe(false);
+    expect(t.tracked.map((r) => [r.service, r.deployment, r.minReplicas, r.timeoutSeconds]).sort()).toEqual(
+      SERVICES.map((s) => [s, s, 3, 120]).sort(),
+    );
+    expect(report.services[0]).toMatchObject({
+      timeToReadyMs: 1500,
+      verification: { hpa: { verdict: 'ok' }, pdb: { verdict: 'ok' }, spread: { verdict: 'ok' } },
+    });
+  });
+
+  it('reports why a rollout failed and puts that service back on its previous revision', async () => {
+    const diagnostics = {
+      pod: 'order-service-7d9-x1',
+      container: 'order-service',
+      reason: 'ImagePullBackOff',
+      message: 'Back-off pulling image',
+      events: [{ type: 'Warning', reason: 'Failed', message: 'Failed to pull image', count: 2 }],
+    };
+    const t = setup({
+      cluster: deployedBefore,
+      failing: {
+        'order-service': {
+          reason: 'ImagePullBackOff',
+          message: 'pod order-service-7d9-x1 cannot pull',
+          diagnostics,
+        },
+      },
+    });
+    const report = await runPipeline(request({ rollbackTimeoutSeconds: 45 }), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    const order = report.services.find((s) => s.service === 'order-service')!;
+    expect(order).toMatchObject({
+      status: 'rolled-back',
+      reason: 'ImagePullBackOff',
+      rolledBackTo: 3,
+      diagnostics,
+    });
+    const rollback = t.calls.find((a) => a[0] === 'rollback')!;
+    expect(rollback.slice(0, 3)).toEqual(['rollback', 'order-service', '3']);
+    expect(rollback).toContain('45s');
+    expect(t.out.text()).toContain('Failed to pull image');
+    expect(report.services.find((s) => s.service === 'user-service')!.status).toBe('deployed');
+  });
+
+  it('uninstalls a failed first install unless told to keep it', async () => {
+    const failing = { 'user-service': { reason: 'CrashLoopBackOff' as const } };
+    const removed = setup({ failing });
+    await runPipeline(request({ services: ['user-service'] }), removed.deps);
+    expect(removed.calls.filter((a) => a[0] === 'uninstall').map((a) => a[1])).toEqual(['user-service']);
+
+    const kept = setup({ failing });
+    const report = await runPipeline(
+      request({ services: ['user-service'], keepFailedInstall: true }),
+      kept.deps,
+    );
+    expect(kept.calls.filter((a) => a[0] === 'uninstall')).toEqual([]);
+    expect(report.services[0]!.status).toBe('failed');
   });
 });
 

@@ -115,6 +115,9 @@ interface RequestOptions {
   timeout: string;
   concurrency: string;
   rollback: string;
+  rollbackTimeout: string;
+  keepFailedInstall?: boolean;
+  strict?: boolean;
   report?: string;
   skipImageCheck?: boolean;
 }
@@ -132,6 +135,13 @@ function addRequestOptions(cmd: Command): Command {
     .option('--timeout <seconds>', 'rollout timeout per service', String(DEFAULTS.timeoutSeconds))
     .option('--concurrency <n>', 'services released at once', String(DEFAULTS.concurrency))
     .option('--rollback <mode>', 'on failure roll back: failed | all | none', DEFAULTS.rollback)
+    .option(
+      '--rollback-timeout <seconds>',
+      'timeout of each rollback',
+      String(DEFAULTS.rollbackTimeoutSeconds),
+    )
+    .option('--keep-failed-install', 'keep a failed first install instead of uninstalling it')
+    .option('--strict', 'treat verification warnings (HPA metrics, PDB, zone spread) as failures')
     .option('--report <file>', 'write the JSON report here')
     .option('--skip-image-check', 'plan only: do not check the images in ECR');
 }
@@ -167,6 +177,9 @@ export async function requestFromOptions(
     timeout: o.timeout,
     concurrency: o.concurrency,
     rollback: o.rollback,
+    rollbackTimeout: o.rollbackTimeout,
+    keepFailedInstall: o.keepFailedInstall,
+    strict: o.strict,
     helmBinary: deps.env.HELM_BIN,
     skipImageCheck,
     reportPath: o.report,
@@ -176,6 +189,7 @@ export async function requestFromOptions(
       timeout: '--timeout',
       concurrency: '--concurrency',
       rollback: '--rollback',
+      rollbackTimeout: '--rollback-timeout',
       cluster: '--cluster',
       region: '--region',
       kubeconfig: '--kubeconfig',

@@ -4,7 +4,8 @@
  *
  *   request -> plan -> helm -> ECR preflight -> render every service
  *           -> (plan mode stops here) -> connect (EKS kubeconfig) -> no stuck releases
- *           -> release in waves -> roll back what failed -> report
+ *           -> release in waves, one tracker watching every rollout -> roll back what failed
+ *           -> verify HPA, PDB and zone spread -> report
  *
  * Nothing in the cluster changes before "release": every input and preflight error
  * ends the run with exit code 2 and an untouched cluster.
@@ -22,6 +23,12 @@ import { describeActiveCluster, writeKubeconfig } from './aws/eks.js';
 import { DeployError, inputError } from './errors.js';
 import { findHelm, requireSupportedHelm, type SupportedHelm } from './helm/binary.js';
 import { Helm, assertNoPendingReleases, type RenderParams, type ReleaseInfo } from './helm/helm.js';
+import { readExpectations, type RenderedExpectations } from './helm/manifest.js';
+import { loadKubeConfig } from './kube/client.js';
+import { formatDiagnostics } from './kube/diagnostics.js';
+import { progressDeadlineWarning } from './kube/rules.js';
+import { RolloutTracker, type RolloutOutcome, type TrackRequest } from './kube/tracker.js';
+import { verifyService, type Verification, type VerifyRequest } from './kube/verify.js';
 import type { DeployRequest, Plan, PlannedService, Report, ServiceResult } from './model.js';
 import type { Runner } from './process.js';
 import type { Output } from './report/output.js';
@@ -39,7 +46,26 @@ export interface PipelineDeps {
   pathEnv?: string;
   /** Action only: install a pinned helm when none is found. */
   installHelm?: (version: string, out: Output) => Promise<string>;
+  /** The Kubernetes API side (rollout tracking, verification); unit tests replace it. */
+  kube?: KubeAccess;
 }
+
+export interface KubeAccess {
+  tracker(
+    kubeconfig: string,
+    namespace: string,
+    out: Output,
+  ): Promise<{ track(req: TrackRequest): Promise<RolloutOutcome>; stop(): Promise<void> }>;
+  verifier(kubeconfig: string): (req: Omit<VerifyRequest, 'kc'>) => Promise<Verification>;
+}
+
+const apiServer: KubeAccess = {
+  tracker: (kubeconfig, namespace, out) => RolloutTracker.start({ kubeconfig, namespace, out }),
+  verifier: (kubeconfig) => {
+    const kc = loadKubeConfig(kubeconfig);
+    return (req) => verifyService({ ...req, kc });
+  },
+};
 
 export async function runPipeline(request: DeployRequest, given: PipelineDeps): Promise<Report> {
   // One set of SDK clients (and one credential resolution) per region for the whole run.
@@ -63,7 +89,17 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
     const cluster = await connect(request, deps, run);
     try {
       const helm = new Helm({ run: deps.run, helm: helmBinary, kubeconfig: cluster.path });
-      await renderAll(plan, images, chart, helm, workDir, deps, run, request.mode === 'plan');
+      const rendered = await renderAll(
+        plan,
+        images,
+        chart,
+        helm,
+        workDir,
+        deps,
+        run,
+        request.mode === 'plan',
+      );
+      warnAboutDeadlines(plan, rendered, run);
       const current = await helm.releases(plan.namespace);
       await assertNoPendingReleases(
         current,
@@ -72,10 +108,17 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
         (r) => helm.history(r, plan.namespace),
       );
       if (request.mode === 'plan') return run.finish('planned');
-      await releaseInWaves(plan, images, chart, helm, current, workDir, deps, run);
+      const kube = deps.kube ?? apiServer;
+      const tracker = await kube.tracker(cluster.path, plan.namespace, deps.out);
+      try {
+        await releaseInWaves(plan, images, chart, rendered, helm, tracker, current, workDir, deps, run);
+      } finally {
+        await tracker.stop();
+      }
       const failed = run.failed();
       if (failed) await rollBack(plan, helm, current, deps, run);
-      return run.finish(failed ? 'failure' : 'success');
+      else await verifyAll(plan, rendered, kube.verifier(cluster.path), deps, run);
+      return run.finish(failed || run.failed() ? 'failure' : 'success');
     } finally {
       await cluster.dispose();
     }
@@ -238,8 +281,9 @@ async function renderAll(
   deps: PipelineDeps,
   run: Run,
   serverDryRun = false,
-): Promise<void> {
+): Promise<Map<string, RenderedExpectations>> {
   const limit = pLimit(plan.request.concurrency);
+  const rendered = new Map<string, RenderedExpectations>();
   await deps.out.group(`Rendering ${plan.services.length} services with ${chart.name} ${chart.version}`, () =>
     Promise.all(
       plan.services.map((svc) =>
@@ -247,8 +291,9 @@ async function renderAll(
           const image = images.get(svc.name)!;
           const params = renderParams(plan, svc, image, chart, await runValuesFile(plan, svc, workDir));
           try {
+            rendered.set(svc.name, readExpectations(await helm.template(params)));
+            // The API server's own admission (schemas, Pod Security, quotas) when a cluster is at hand.
             if (serverDryRun) await helm.upgrade({ ...params, dryRun: 'server' });
-            else await helm.template(params);
           } catch (err) {
             if (err instanceof DeployError) {
               throw new DeployError('input', `${svc.name}: the chart does not render: ${err.message}`, {
@@ -273,6 +318,18 @@ async function renderAll(
       ),
     ),
   );
+  return rendered;
+}
+
+/** A Deployment whose progress deadline outlasts our timeout would never report ProgressDeadlineExceeded in time. */
+function warnAboutDeadlines(plan: Plan, rendered: Map<string, RenderedExpectations>, run: Run) {
+  for (const svc of plan.services) {
+    const warning = progressDeadlineWarning(
+      rendered.get(svc.name)?.progressDeadlineSeconds,
+      plan.request.timeoutSeconds,
+    );
+    if (warning) run.warn(`${svc.name}: ${warning}`);
+  }
 }
 
 function imageName(image: ImageChoice): string {
@@ -316,7 +373,9 @@ async function releaseInWaves(
   plan: Plan,
   images: Map<string, ImageChoice>,
   chart: ChartInfo,
+  rendered: Map<string, RenderedExpectations>,
   helm: Helm,
+  tracker: Tracker,
   current: Map<string, ReleaseInfo>,
   workDir: string,
   deps: PipelineDeps,
@@ -334,7 +393,16 @@ async function releaseInWaves(
       Promise.all(
         wave.map((name) =>
           limit(() =>
-            releaseOne(plan, byName.get(name)!, images.get(name)!, chart, helm, current, workDir, deps, run),
+            releaseOne(
+              {
+                plan,
+                svc: byName.get(name)!,
+                image: images.get(name)!,
+                chart,
+                expected: rendered.get(name) ?? {},
+              },
+              { helm, tracker, current, workDir, deps, run },
+            ),
           ),
         ),
       ),
@@ -342,42 +410,82 @@ async function releaseInWaves(
   }
 }
 
-async function releaseOne(
-  plan: Plan,
-  svc: PlannedService,
-  image: ImageChoice,
-  chart: ChartInfo,
-  helm: Helm,
-  current: Map<string, ReleaseInfo>,
-  workDir: string,
-  deps: PipelineDeps,
-  run: Run,
-): Promise<void> {
-  const started = Date.now();
+interface Release {
+  plan: Plan;
+  svc: PlannedService;
+  image: ImageChoice;
+  chart: ChartInfo;
+  expected: RenderedExpectations;
+}
+
+type Tracker = Awaited<ReturnType<KubeAccess['tracker']>>;
+
+interface ReleaseContext {
+  helm: Helm;
+  tracker: Tracker;
+  current: Map<string, ReleaseInfo>;
+  workDir: string;
+  deps: PipelineDeps;
+  run: Run;
+}
+
+/**
+ * One service: apply the release without helm's own wait, then let the shared
+ * tracker judge the rollout, so a pod that cannot start fails it at once and says why.
+ */
+async function releaseOne(r: Release, ctx: ReleaseContext): Promise<void> {
+  const { plan, svc, image, chart, expected } = r;
+  const { helm, tracker, current, workDir, deps, run } = ctx;
+  const started = new Date();
+  const elapsed = () => Date.now() - started.getTime();
   const before = current.get(svc.name);
   deps.out.info(
     `${svc.name}: ${before ? `upgrading from revision ${before.revision}` : 'installing'} to ${imageName(image)}`,
   );
-  const params = renderParams(plan, svc, image, chart, join(workDir, `${svc.name}.values.yaml`));
+  let revision: number | undefined;
   try {
     const res = await helm.upgrade({
-      ...params,
+      ...renderParams(plan, svc, image, chart, join(workDir, `${svc.name}.values.yaml`)),
       description: describeRelease(plan),
-      wait: true,
-      timeoutSeconds: plan.request.timeoutSeconds,
+      wait: false,
     });
-    run.update(svc.name, { status: 'deployed', revision: res.revision, durationMs: Date.now() - started });
-    deps.out.info(`${svc.name}: revision ${res.revision} ready in ${seconds(Date.now() - started)}`);
+    revision = res.revision;
   } catch (err) {
     if (!(err instanceof DeployError)) throw err;
     run.update(svc.name, {
       status: 'failed',
       reason: 'HelmUpgradeFailed',
       message: err.describe(),
-      durationMs: Date.now() - started,
+      durationMs: elapsed(),
     });
-    deps.out.error(`${svc.name}: failed after ${seconds(Date.now() - started)}\n${err.describe()}`);
+    deps.out.error(`${svc.name}: helm upgrade failed after ${seconds(elapsed())}\n${err.describe()}`);
+    return;
   }
+  run.update(svc.name, { revision });
+  const outcome = await tracker.track({
+    service: svc.name,
+    deployment: expected.deployment ?? svc.name,
+    timeoutSeconds: plan.request.timeoutSeconds,
+    since: started,
+    // Under an HPA the chart leaves replicas out: a first install is done at the HPA's minimum.
+    minReplicas: expected.replicas === undefined ? expected.autoscaling?.min : undefined,
+  });
+  if (outcome.verdict === 'ready') {
+    run.update(svc.name, { status: 'deployed', durationMs: elapsed(), timeToReadyMs: outcome.timeToReadyMs });
+    deps.out.info(`${svc.name}: revision ${revision} ready in ${seconds(elapsed())}`);
+    return;
+  }
+  run.update(svc.name, {
+    status: 'failed',
+    reason: outcome.reason,
+    message: outcome.message,
+    diagnostics: outcome.diagnostics,
+    durationMs: elapsed(),
+  });
+  const why = outcome.diagnostics ? `\n${formatDiagnostics(outcome.diagnostics)}` : '';
+  deps.out.error(
+    `${svc.name}: rollout failed after ${seconds(elapsed())}: ${outcome.reason}: ${outcome.message}${why}`,
+  );
 }
 
 function describeRelease(plan: Plan): string {
@@ -418,11 +526,13 @@ async function rollBack(
               t.service,
               previous.revision,
               plan.namespace,
-              plan.request.timeoutSeconds,
+              plan.request.rollbackTimeoutSeconds,
               true,
             );
             run.update(t.service, { status: 'rolled-back', rolledBackTo: previous.revision });
             deps.out.info(`${t.service}: rolled back to revision ${previous.revision}`);
+          } else if (plan.request.keepFailedInstall) {
+            deps.out.info(`${t.service}: first install failed; kept for inspection (keep-failed-install)`);
           } else {
             await helm.uninstall(t.service, plan.namespace);
             run.update(t.service, { status: 'rolled-back', rolledBackTo: 0 });
@@ -431,6 +541,39 @@ async function rollBack(
         } catch (err) {
           if (!(err instanceof DeployError)) throw err;
           run.warn(`${t.service}: rollback failed: ${err.message}`);
+        }
+      }),
+    ),
+  );
+}
+
+/** HPA, PDB and zone spread of every released service, against what its chart rendered. */
+async function verifyAll(
+  plan: Plan,
+  rendered: Map<string, RenderedExpectations>,
+  verify: ReturnType<KubeAccess['verifier']>,
+  deps: PipelineDeps,
+  run: Run,
+): Promise<void> {
+  const deployed = run.results().filter((r) => r.status === 'deployed');
+  await deps.out.group('Verifying HPA, PDB and zone spread', () =>
+    Promise.all(
+      deployed.map(async (r) => {
+        const expected = rendered.get(r.service) ?? {};
+        const v = await verify({
+          namespace: plan.namespace,
+          service: r.service,
+          expected: { autoscaling: expected.autoscaling, pdbMinAvailable: expected.pdbMinAvailable },
+          strict: plan.request.strict,
+        });
+        run.update(r.service, { verification: { hpa: v.hpa, pdb: v.pdb, spread: v.spread } });
+        for (const [what, check] of Object.entries({ HPA: v.hpa, PDB: v.pdb, 'zone spread': v.spread })) {
+          const line = `${r.service}: ${what} ${check.verdict}: ${check.message}`;
+          if (check.verdict === 'error') {
+            run.update(r.service, { status: 'failed', reason: 'VerificationFailed', message: line });
+            deps.out.error(line);
+          } else if (check.verdict === 'warning') run.warn(line);
+          else deps.out.info(line);
         }
       }),
     ),

@@ -4,6 +4,9 @@
  * Nothing below the front doors reads process.env or argv; it reads these.
  */
 
+import type { Diagnostics } from './kube/diagnostics.js';
+import type { Check } from './kube/rules.js';
+
 export type RollbackMode = 'failed' | 'all' | 'none';
 
 /** Where a deploy came from, written into release descriptions and Deployment annotations. */
@@ -41,6 +44,12 @@ export interface DeployRequest {
   /** Skip the ECR image check (plan without AWS). The plan says so. */
   skipImageCheck: boolean;
   rollback: RollbackMode;
+  /** Each rollback's own timeout: not whatever the deploy's timeout left over. */
+  rollbackTimeoutSeconds: number;
+  /** Keep a failed first install for inspection instead of uninstalling it. */
+  keepFailedInstall: boolean;
+  /** Treat verification warnings (e.g. no metrics for the HPA) as errors. */
+  strict: boolean;
   /** Write the JSON report here. */
   reportPath?: string;
   trace: Trace;
@@ -104,6 +113,12 @@ export interface ServiceResult {
   reason?: string;
   message?: string;
   rolledBackTo?: number;
+  /** From the start of the upgrade to every replica ready. */
+  timeToReadyMs?: number;
+  /** Why a rollout failed: pod, container, events, log tail; captured before any rollback. */
+  diagnostics?: Diagnostics;
+  /** HPA, PDB and zone spread, checked after the rollout. */
+  verification?: { hpa: Check; pdb: Check; spread: Check };
 }
 
 export interface Report {

@@ -13,6 +13,7 @@ export const DEFAULTS = {
   timeoutSeconds: 300,
   concurrency: 3,
   rollback: 'failed' as RollbackMode,
+  rollbackTimeoutSeconds: 300,
 };
 
 const ROLLBACK_MODES: readonly RollbackMode[] = ['failed', 'all', 'none'];
@@ -31,6 +32,9 @@ export interface RequestInput {
   timeout?: string;
   concurrency?: string;
   rollback?: string;
+  rollbackTimeout?: string;
+  keepFailedInstall?: boolean;
+  strict?: boolean;
   helmVersion?: string;
   helmBinary?: string;
   skipImageCheck?: boolean;
@@ -42,6 +46,7 @@ export interface RequestInput {
     | 'timeout'
     | 'concurrency'
     | 'rollback'
+    | 'rollbackTimeout'
     | 'cluster'
     | 'region'
     | 'kubeconfig'
@@ -108,6 +113,11 @@ export function buildRequest(input: RequestInput): DeployRequest {
   const timeoutSeconds = parsePositiveInt(names.timeout, input.timeout, DEFAULTS.timeoutSeconds);
   const concurrency = parsePositiveInt(names.concurrency, input.concurrency, DEFAULTS.concurrency);
   const rollback = parseRollback(names.rollback, input.rollback);
+  const rollbackTimeoutSeconds = parsePositiveInt(
+    names.rollbackTimeout,
+    input.rollbackTimeout,
+    DEFAULTS.rollbackTimeoutSeconds,
+  );
   const clusterName = given(input.clusterName);
   const region = given(input.region);
   const kubeconfig = given(input.kubeconfig);
@@ -152,6 +162,9 @@ export function buildRequest(input: RequestInput): DeployRequest {
     helmBinary: given(input.helmBinary),
     skipImageCheck: input.skipImageCheck ?? false,
     rollback,
+    rollbackTimeoutSeconds,
+    keepFailedInstall: input.keepFailedInstall ?? false,
+    strict: input.strict ?? false,
     reportPath: given(input.reportPath),
     trace: input.trace ?? {},
   };

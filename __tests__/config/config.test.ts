@@ -16,6 +16,9 @@ const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
   concurrency: 3,
   skipImageCheck: true,
   rollback: 'failed',
+  rollbackTimeoutSeconds: 60,
+  keepFailedInstall: false,
+  strict: false,
   trace: {},
   ...over,
 });

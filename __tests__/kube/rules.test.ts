@@ -78,6 +78,24 @@ describe('done: the kubectl rollout status rule', () => {
     expect(judgeRollout(objects('ready'), { now: 0, minGeneration: 2 }).phase).toBe('waiting');
   });
 
+  it('on a first install under an HPA, waits until the HPA has scaled to its minimum', () => {
+    const objs = objects('ready');
+    expect(judgeRollout(objs, { now: 0, minReplicas: 3 }).phase).toBe('ready');
+    objs.deployment = clone(objs.deployment!);
+    Object.assign(objs.deployment.spec!, { replicas: 1 });
+    Object.assign(objs.deployment.status!, {
+      replicas: 1,
+      updatedReplicas: 1,
+      readyReplicas: 1,
+      availableReplicas: 1,
+    });
+    const j = judgeRollout(objs, { now: 0, minReplicas: 3 });
+    expect(j.phase).toBe('progressing');
+    expect(j.message).toBe('waiting for the HPA to scale from 1 to its minimum of 3 replicas');
+    expect(j.counts.desired).toBe(3);
+    expect(judgeRollout(objs, { now: 0 }).phase).toBe('ready');
+  });
+
   it('waits while the Deployment does not exist', () => {
     expect(judgeRollout({ replicaSets: [], pods: [] }, { now: 0 })).toMatchObject({
       phase: 'waiting',

@@ -28,6 +28,11 @@ function deployReport(): Report {
         digest: DIGEST,
         revision: 7,
         durationMs: 42_000,
+        verification: {
+          hpa: { verdict: 'warning', message: 'metrics unavailable — is metrics-server installed?' },
+          pdb: { verdict: 'ok', message: '1 disruption allowed' },
+          spread: { verdict: 'ok', message: '3 zones' },
+        },
       },
       {
         service: 'payment-service',
@@ -39,6 +44,17 @@ function deployReport(): Report {
         durationMs: 65_000,
         reason: 'CrashLoopBackOff',
         message: 'container app exited 1: missing STRIPE_KEY',
+        diagnostics: {
+          pod: 'payment-service-5c6f-abcde',
+          container: 'app',
+          reason: 'CrashLoopBackOff',
+          message: 'back-off restarting failed container',
+          lastTermination: { reason: 'Error', exitCode: 1 },
+          events: [
+            { type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container', count: 4 },
+          ],
+          logs: { previous: 'fatal: STRIPE_KEY is not set' },
+        },
       },
       {
         service: 'order-service',
@@ -59,9 +75,9 @@ describe('summaryMarkdown', () => {
   it('has one table row per service with short digest, revision, result and duration', () => {
     const md = summaryMarkdown(deployReport());
     expect(rows(md)).toEqual([
-      '| user-service | <code>user-service@sha256:0123456789ab</code> | — | 7 | ✅ deployed | 42s |',
-      '| payment-service | <code>payment-service@sha256:0123456789ab</code> | — | 4 → 3 | ↩️ rolled-back | 1m 05s |',
-      '| order-service | <code>order-service:abc123</code> | — | — | ⏭️ skipped | — |',
+      '| user-service | <code>user-service@sha256:0123456789ab</code> | — | 7 | ✅ deployed | 42s | hpa warning, pdb ok, spread ok |',
+      '| payment-service | <code>payment-service@sha256:0123456789ab</code> | — | 4 → 3 | ↩️ rolled-back | 1m 05s | — |',
+      '| order-service | <code>order-service:abc123</code> | — | — | ⏭️ skipped | — | — |',
     ]);
     expect(md).not.toContain(DIGEST);
   });
@@ -122,10 +138,10 @@ describe('summaryText', () => {
     expect(lines[1]).toBe('cluster prod-eks, namespace shop, environment production, tag abc123');
     const header = lines.indexOf(lines.find((l) => l.startsWith('SERVICE'))!);
     expect(lines.slice(header, header + 4)).toEqual([
-      'SERVICE          IMAGE                                CHART  REVISION  RESULT       DURATION',
-      'user-service     user-service@sha256:0123456789ab     -      7         deployed     42s',
-      'payment-service  payment-service@sha256:0123456789ab  -      4 → 3     rolled-back  1m 05s',
-      'order-service    order-service:abc123                 -      -         skipped      -',
+      'SERVICE          IMAGE                                CHART  REVISION  RESULT       DURATION  CHECKS',
+      'user-service     user-service@sha256:0123456789ab     -      7         deployed     42s       hpa warning, pdb ok, spread ok',
+      'payment-service  payment-service@sha256:0123456789ab  -      4 → 3     rolled-back  1m 05s    -',
+      'order-service    order-service:abc123                 -      -         skipped      -         -',
     ]);
     expect(text).toContain(
       '  - payment-service: CrashLoopBackOff: container app exited 1: missing STRIPE_KEY',
@@ -148,5 +164,18 @@ describe('formatting', () => {
   });
   it('redacts the longest secret first', () => {
     expect(redact('key=abc-def', ['abc', 'abc-def'])).toBe('key=***');
+  });
+});
+
+describe('why a service failed', () => {
+  it('shows the pod, container, last termination, events and log tail, and what it was rolled back to', () => {
+    const text = summaryText(deployReport());
+    expect(text).toContain(
+      'payment-service: CrashLoopBackOff: container app exited 1: missing STRIPE_KEY (rolled back to revision 3)',
+    );
+    expect(text).toContain('payment-service-5c6f-abcde');
+    expect(text).toContain('fatal: STRIPE_KEY is not set');
+    expect(text).toContain('Back-off restarting failed container');
+    expect(summaryMarkdown(deployReport())).toContain('fatal: STRIPE_KEY is not set');
   });
 });

@@ -85,6 +85,12 @@ export interface RuleContext {
   errImagePullSeen?: (key: string) => number;
   /** How long a pod may stay Unschedulable (room for a cluster autoscaler to add a node). */
   unschedulableGraceMs?: number;
+  /**
+   * The HPA's minReplicas. A chart leaves `replicas` out while an HPA owns it, so a
+   * first install starts at the API default of 1 until the HPA scales it up: the
+   * rollout is not done before then.
+   */
+  minReplicas?: number;
 }
 
 export const UNSCHEDULABLE_GRACE_MS = 30_000;
@@ -304,7 +310,13 @@ export function judgeRollout(objs: RolloutObjects, ctx: RuleContext): Judgement 
     return { phase: 'waiting', counts, message: 'waiting for the controller to observe the new spec' };
   }
   const { current, old } = replicaSetsOf(d, objs.replicaSets);
-  const pending = pendingRollout(d, old);
+  const scaled = d.spec?.replicas ?? 1;
+  const belowMin =
+    ctx.minReplicas !== undefined && scaled < ctx.minReplicas
+      ? `waiting for the HPA to scale from ${scaled} to its minimum of ${ctx.minReplicas} replicas`
+      : undefined;
+  if (belowMin) counts.desired = ctx.minReplicas!;
+  const pending = belowMin ?? pendingRollout(d, old);
   if (!pending) return { phase: 'ready', counts, message: `${counts.ready}/${counts.desired} ready` };
   const newPods = current ? podsOf(current, objs.pods) : [];
   const failure =

@@ -50,6 +50,8 @@ export interface TrackRequest {
   since: Date;
   /** Every change of phase, counts or reason; without it the tracker prints lines to `out`. */
   onProgress?: (p: Progress) => void;
+  /** The HPA's minReplicas, when an HPA owns the replica count (see RuleContext). */
+  minReplicas?: number;
 }
 
 export interface RolloutOutcome {
@@ -325,6 +327,7 @@ export class RolloutTracker {
       {
         now: now(),
         minGeneration: t.minGeneration,
+        minReplicas: t.req.minReplicas,
         unschedulableGraceMs,
         errImagePullSeen: (key) => this.errImagePull.get(key)?.size ?? 0,
       },

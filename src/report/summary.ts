@@ -4,6 +4,7 @@
  * service the digest, revision, result and time, then warnings and reasons.
  * Pure functions of the Report; secrets are replaced before anything is returned.
  */
+import { formatDiagnostics } from '../kube/diagnostics.js';
 import type { Report, ServiceResult, ServiceStatus } from '../model.js';
 
 /** Replaces every secret with *** (longest first, so a secret containing another is fully hidden). */
@@ -70,11 +71,22 @@ function where(report: Report): string[] {
     .map(([k, v]) => `${k} ${v}`);
 }
 
-/** Why each failed or skipped service ended the way it did, then the run's own error. */
+/** HPA, PDB and zone spread verdicts in a few words: `hpa ok, pdb ok, spread warning`. */
+export function checksText(r: ServiceResult): string {
+  const v = r.verification;
+  if (!v) return '';
+  return `hpa ${v.hpa.verdict}, pdb ${v.pdb.verdict}, spread ${v.spread.verdict}`;
+}
+
+/** Why each failed or skipped service ended the way it did (with what the cluster said), then the run's own error. */
 function reasons(report: Report): string[] {
   const lines = report.services
     .filter((r) => r.status !== 'deployed' && r.status !== 'planned' && (r.reason || r.message))
-    .map((r) => `${r.service}: ${[r.reason, r.message].filter(Boolean).join(': ')}`);
+    .map((r) => {
+      const why = `${r.service}: ${[r.reason, r.message].filter(Boolean).join(': ')}`;
+      const back = r.rolledBackTo ? ` (rolled back to revision ${r.rolledBackTo})` : '';
+      return why + back + (r.diagnostics ? `\n${formatDiagnostics(r.diagnostics)}` : '');
+    });
   if (report.error) lines.push(`${report.error.kind} error: ${report.error.message}`);
   return lines;
 }
@@ -96,13 +108,13 @@ export function summaryMarkdown(report: Report, secrets: readonly string[] = [])
   if (report.services.length) {
     out.push(
       '',
-      '| Service | Image | Chart | Revision | Result | Duration |',
-      '| --- | --- | --- | --- | --- | ---: |',
+      '| Service | Image | Chart | Revision | Result | Duration | Checks |',
+      '| --- | --- | --- | --- | --- | ---: | --- |',
     );
     for (const r of report.services) {
       const image = r.image ? `<code>${md(shortImage(r))}</code>` : '—';
       out.push(
-        `| ${cell(r.service)} | ${image} | ${cell(r.chartVersion ?? '—')} | ${cell(revision(r))} | ${ICON[r.status]} ${cell(r.status)} | ${cell(formatDuration(r.durationMs))} |`,
+        `| ${cell(r.service)} | ${image} | ${cell(r.chartVersion ?? '—')} | ${cell(revision(r))} | ${ICON[r.status]} ${cell(r.status)} | ${cell(formatDuration(r.durationMs))} | ${cell(checksText(r) || '—')} |`,
       );
     }
   }
@@ -118,7 +130,7 @@ export function summaryMarkdown(report: Report, secrets: readonly string[] = [])
 }
 
 export function summaryText(report: Report, secrets: readonly string[] = []): string {
-  const header = ['SERVICE', 'IMAGE', 'CHART', 'REVISION', 'RESULT', 'DURATION'];
+  const header = ['SERVICE', 'IMAGE', 'CHART', 'REVISION', 'RESULT', 'DURATION', 'CHECKS'];
   const rows = report.services.map((r) => [
     r.service,
     shortImage(r),
@@ -126,6 +138,7 @@ export function summaryText(report: Report, secrets: readonly string[] = []): st
     revision(r) || '-',
     r.status,
     formatDuration(r.durationMs) || '-',
+    checksText(r) || '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cols: string[]) =>

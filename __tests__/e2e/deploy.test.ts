@@ -1,0 +1,261 @@
+/**
+ * The product end to end on the local EKS stand-in: real helm, a real API server
+ * (with Pod Security admission and our EKS token verified by its webhook), kwok
+ * pods, and moto for ECR and EKS. Each front door is run as a user runs it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { KubeConfig, Watch, type V1Deployment } from '@kubernetes/client-node';
+import {
+  kubectl,
+  pushImages,
+  readStandInEnv,
+  restrictedNamespace,
+  type StandInEnv,
+} from '../../scripts/stand-in.mjs';
+
+const SERVICES = [
+  'api-gateway',
+  'user-service',
+  'product-service',
+  'order-service',
+  'payment-service',
+  'notification-service',
+];
+const NS = 'e2e-shop';
+const HELM3 = resolve('.cache/tools/helm3/helm');
+const HELM4 = resolve('.cache/tools/helm4/helm');
+
+let env: StandInEnv;
+
+/** Runs a node entry point with the stand-in's AWS settings (never its admin kubeconfig). */
+function runNode(args: string[], extraEnv: Record<string, string> = {}) {
+  const { KUBECONFIG: _admin, ...aws } = env;
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith('INPUT_')) childEnv[k] = v;
+  delete childEnv.KUBECONFIG;
+  Object.assign(childEnv, aws, extraEnv);
+  return new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+    const child = spawn(process.execPath, args, { env: childEnv });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function releases(): Record<string, { revision: string; status: string }> {
+  const list = JSON.parse(kubectl(env, ['get', 'secrets', '-n', NS, '-l', 'owner=helm', '-o', 'json'])) as {
+    items: { metadata: { labels: Record<string, string> } }[];
+  };
+  const latest: Record<string, { revision: string; status: string }> = {};
+  for (const s of list.items) {
+    const { name, version, status } = s.metadata.labels as Record<string, string>;
+    if (!latest[name!] || Number(version) > Number(latest[name!]!.revision)) {
+      latest[name!] = { revision: version!, status: status! };
+    }
+  }
+  return latest;
+}
+
+function parseOutputs(file: string): Record<string, string> {
+  // GITHUB_OUTPUT uses `name<<delimiter` blocks.
+  const text = readFileSync(file, 'utf8');
+  const out: Record<string, string> = {};
+  const re = /^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!;
+  return out;
+}
+
+beforeAll(() => {
+  const found = readStandInEnv(process.env.E2E_RUN_DIR);
+  if (!found) throw new Error('the e2e stand-in is not running: run the e2e tests with `npm run test:e2e`');
+  env = found;
+  restrictedNamespace(env, NS);
+});
+
+describe('a first deploy through the bundled action', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'e2e-action-'));
+  let result: { code: number; stdout: string; stderr: string };
+
+  beforeAll(async () => {
+    // The runner creates these files before a step runs.
+    writeFileSync(join(dir, 'output'), '');
+    writeFileSync(join(dir, 'summary.md'), '');
+    await pushImages(env, SERVICES, 'release-1');
+    result = await runNode([resolve('dist/index.js')], {
+      'INPUT_CLUSTER-NAME': env.EKS_CLUSTER_NAME,
+      'INPUT_AWS-REGION': env.AWS_REGION,
+      INPUT_CONFIG: 'deploy.yaml',
+      'INPUT_IMAGE-TAG': 'release-1',
+      INPUT_NAMESPACE: NS,
+      INPUT_ENVIRONMENT: 'production',
+      INPUT_CONCURRENCY: '6',
+      INPUT_TIMEOUT: '180',
+      'INPUT_HELM-VERSION': '3.17.3',
+      GITHUB_OUTPUT: join(dir, 'output'),
+      GITHUB_STEP_SUMMARY: join(dir, 'summary.md'),
+      RUNNER_TEMP: dir,
+      HELM_BIN: HELM3,
+    });
+  });
+
+  it('succeeds and reports every service with revision 1 and its digest', () => {
+    expect({ code: result.code, stderr: result.code === 0 ? '' : result.stdout + result.stderr }).toEqual({
+      code: 0,
+      stderr: '',
+    });
+    const outputs = parseOutputs(join(dir, 'output'));
+    expect(outputs.result).toBe('success');
+    const services = JSON.parse(outputs.services!) as Record<
+      string,
+      { revision: number; digest: string; status: string }
+    >;
+    expect(Object.keys(services).sort()).toEqual([...SERVICES].sort());
+    for (const s of Object.values(services)) {
+      expect(s).toMatchObject({
+        revision: 1,
+        status: 'deployed',
+        digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      });
+    }
+    const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    for (const s of SERVICES) expect(summary).toMatch(new RegExp(`^\\| ${s} \\|.*deployed`, 'm'));
+  });
+
+  it('leaves six available Deployments of 3 ready pods over three zones, admitted as "restricted"', () => {
+    const deployments = JSON.parse(kubectl(env, ['get', 'deploy', '-n', NS, '-o', 'json']))
+      .items as V1Deployment[];
+    expect(deployments.map((d) => d.metadata!.name).sort()).toEqual([...SERVICES].sort());
+    const nodes = JSON.parse(kubectl(env, ['get', 'nodes', '-o', 'json'])).items as {
+      metadata: { name: string; labels: Record<string, string> };
+    }[];
+    const zoneOf = new Map(
+      nodes.map((n) => [n.metadata.name, n.metadata.labels['topology.kubernetes.io/zone']]),
+    );
+    for (const d of deployments) {
+      expect(d.status).toMatchObject({ readyReplicas: 3, availableReplicas: 3, updatedReplicas: 3 });
+      const image = d.spec!.template.spec!.containers[0]!.image!;
+      expect(image).toMatch(new RegExp(`/${d.metadata!.name}@sha256:[0-9a-f]{64}$`));
+      const pods = JSON.parse(
+        kubectl(env, ['get', 'pods', '-n', NS, '-l', `app=${d.metadata!.name}`, '-o', 'json']),
+      ).items as { spec: { nodeName: string }; status: { phase: string } }[];
+      const zones = new Set(
+        pods.filter((p) => p.status.phase === 'Running').map((p) => zoneOf.get(p.spec.nodeName)),
+      );
+      expect(zones.size).toBe(3);
+    }
+    expect(kubectl(env, ['get', 'ns', NS, '-o', 'jsonpath={.metadata.labels}'])).toContain(
+      '"pod-security.kubernetes.io/enforce":"restricted"',
+    );
+  });
+
+  it('creates six ClusterIP Services on port 3000, six HPAs and six PDBs', () => {
+    const svcs = JSON.parse(kubectl(env, ['get', 'svc', '-n', NS, '-o', 'json'])).items as {
+      metadata: { name: string };
+      spec: { type: string; ports: { port: number }[] };
+    }[];
+    expect(svcs.map((s) => [s.metadata.name, s.spec.type, s.spec.ports[0]!.port]).sort()).toEqual(
+      [...SERVICES].sort().map((s) => [s, 'ClusterIP', 3000]),
+    );
+    const hpas = JSON.parse(kubectl(env, ['get', 'hpa', '-n', NS, '-o', 'json'])).items as {
+      spec: { minReplicas: number; maxReplicas: number };
+    }[];
+    expect(hpas).toHaveLength(6);
+    for (const h of hpas) expect(h.spec).toMatchObject({ minReplicas: 3, maxReplicas: 20 });
+    const pdbs = JSON.parse(kubectl(env, ['get', 'pdb', '-n', NS, '-o', 'json'])).items as {
+      spec: { minAvailable: number };
+    }[];
+    expect(pdbs.map((p) => p.spec.minAvailable)).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
+  it('records who deployed what on each Deployment', () => {
+    const annotations = JSON.parse(
+      kubectl(env, ['get', 'deploy', 'order-service', '-n', NS, '-o', 'jsonpath={.metadata.annotations}']),
+    );
+    expect(annotations['ecommerce-deploy/image-tag']).toBe('release-1');
+  });
+});
+
+describe('a second deploy through the CLI', () => {
+  let result: { code: number; stdout: string; stderr: string };
+  const minAvailable = new Map<string, number>();
+
+  beforeAll(async () => {
+    await pushImages(env, SERVICES, 'release-2');
+    // Watch every Deployment for the whole upgrade: availability is observed, not sampled at the end.
+    const kc = new KubeConfig();
+    kc.loadFromFile(env.KUBECONFIG);
+    const req = await new Watch(kc).watch(
+      `/apis/apps/v1/namespaces/${NS}/deployments`,
+      {},
+      (_type: string, d: V1Deployment) => {
+        const name = d.metadata!.name!;
+        const available = d.status?.availableReplicas ?? 0;
+        minAvailable.set(name, Math.min(minAvailable.get(name) ?? Infinity, available));
+      },
+      () => {},
+    );
+    result = await runNode(
+      [
+        resolve('dist/cli.js'),
+        'deploy',
+        '--config',
+        'deploy.yaml',
+        '--cluster',
+        env.EKS_CLUSTER_NAME,
+        '--region',
+        env.AWS_REGION,
+        '--namespace',
+        NS,
+        '--tag',
+        'release-2',
+        '--concurrency',
+        '6',
+        '--timeout',
+        '180',
+      ],
+      { HELM_BIN: HELM4 },
+    );
+    req.abort();
+  });
+
+  it('upgrades every release to revision 2 by the new digest', () => {
+    expect(result.code).toBe(0);
+    const rel = releases();
+    for (const s of SERVICES) expect(rel[s]).toEqual({ revision: '2', status: 'deployed' });
+    expect(result.stdout).toMatch(/^user-service +user-service@sha256:[0-9a-f]{12} +0\.1\.0 +2 +deployed/m);
+  });
+
+  it('never had fewer than 3 available replicas of any service', () => {
+    expect([...minAvailable.keys()].sort()).toEqual([...SERVICES].sort());
+    for (const [, min] of minAvailable) expect(min).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('a tag missing in ECR', () => {
+  it('exits 2, lists the missing images and changes no release', async () => {
+    const before = releases();
+    const result = await runNode([
+      resolve('dist/cli.js'),
+      'deploy',
+      '--config',
+      'deploy.yaml',
+      '--cluster',
+      env.EKS_CLUSTER_NAME,
+      '--region',
+      env.AWS_REGION,
+      '--namespace',
+      NS,
+      '--tag',
+      'never-pushed',
+    ]);
+    expect(result.code).toBe(2);
+    for (const s of SERVICES) expect(result.stderr + result.stdout).toContain(`${s}:never-pushed`);
+    expect(releases()).toEqual(before);
+  });
+});

@@ -1,0 +1,14 @@
+// End-to-end tests against the local EKS stand-in (local-cluster/): one stand-in for
+// the whole run, tests one at a time since they share the cluster.
+import base from './jest.config.js';
+
+/** @type {import('jest').Config} */
+export default {
+  ...base,
+  testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/'],
+  globalSetup: '<rootDir>/__tests__/e2e/global-setup.mjs',
+  globalTeardown: '<rootDir>/__tests__/e2e/global-teardown.mjs',
+  maxWorkers: 1,
+  testTimeout: 600_000,
+};
