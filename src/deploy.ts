@@ -323,13 +323,27 @@ async function renderAll(
 
 /** A Deployment whose progress deadline outlasts our timeout would never report ProgressDeadlineExceeded in time. */
 function warnAboutDeadlines(plan: Plan, rendered: Map<string, RenderedExpectations>, run: Run) {
-  for (const svc of plan.services) {
-    const warning = progressDeadlineWarning(
+  const warnings = plan.services.map((svc) => ({
+    service: svc.name,
+    message: progressDeadlineWarning(
       rendered.get(svc.name)?.progressDeadlineSeconds,
       plan.request.timeoutSeconds,
-    );
-    if (warning) run.warn(`${svc.name}: ${warning}`);
+    ),
+  }));
+  warnGrouped(
+    run,
+    warnings.filter((w): w is { service: string; message: string } => !!w.message),
+  );
+}
+
+/** One warning per distinct message, naming every service it applies to, rather than six alike lines. */
+function warnGrouped(run: Run, items: { service: string; message: string }[]) {
+  const groups = new Map<string, string[]>();
+  for (const { service, message } of items) {
+    const key = message.replaceAll(service, '<service>');
+    groups.set(key, [...(groups.get(key) ?? []), service]);
   }
+  for (const [message, services] of groups) run.warn(`${services.join(', ')}: ${message}`);
 }
 
 function imageName(image: ImageChoice): string {
@@ -556,6 +570,7 @@ async function verifyAll(
   run: Run,
 ): Promise<void> {
   const deployed = run.results().filter((r) => r.status === 'deployed');
+  const warnings: { service: string; message: string }[] = [];
   await deps.out.group('Verifying HPA, PDB and zone spread', () =>
     Promise.all(
       deployed.map(async (r) => {
@@ -572,12 +587,14 @@ async function verifyAll(
           if (check.verdict === 'error') {
             run.update(r.service, { status: 'failed', reason: 'VerificationFailed', message: line });
             deps.out.error(line);
-          } else if (check.verdict === 'warning') run.warn(line);
+          } else if (check.verdict === 'warning')
+            warnings.push({ service: r.service, message: `${what}: ${check.message}` });
           else deps.out.info(line);
         }
       }),
     ),
   );
+  warnGrouped(run, warnings);
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;

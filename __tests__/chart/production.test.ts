@@ -91,6 +91,8 @@ describe.each(helmBinaries())('helm $major: production values', (helm) => {
         type: 'RollingUpdate',
         rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
       });
+      // Under the deploy's default 300 s timeout: a stall surfaces as ProgressDeadlineExceeded.
+      expect(spec.progressDeadlineSeconds).toBe(240);
       expect(spec.selector.matchLabels).toMatchObject({ app: service });
       expect(spec.template.metadata?.labels).toMatchObject({
         app: service,
