@@ -24,7 +24,8 @@ import { DeployError, inputError } from './errors.js';
 import { findHelm, requireSupportedHelm, type SupportedHelm } from './helm/binary.js';
 import { Helm, assertNoPendingReleases, type RenderParams, type ReleaseInfo } from './helm/helm.js';
 import { readExpectations, type RenderedExpectations } from './helm/manifest.js';
-import { loadKubeConfig } from './kube/client.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { connectKubeConfig } from './kube/client.js';
 import { formatDiagnostics } from './kube/diagnostics.js';
 import { progressDeadlineWarning } from './kube/rules.js';
 import { RolloutTracker, type RolloutOutcome, type TrackRequest } from './kube/tracker.js';
@@ -59,13 +60,17 @@ export interface KubeAccess {
   verifier(kubeconfig: string): (req: Omit<VerifyRequest, 'kc'>) => Promise<Verification>;
 }
 
-const apiServer: KubeAccess = {
-  tracker: (kubeconfig, namespace, out) => RolloutTracker.start({ kubeconfig, namespace, out }),
-  verifier: (kubeconfig) => {
-    const kc = loadKubeConfig(kubeconfig);
-    return (req) => verifyService({ ...req, kc });
-  },
-};
+/** The real API server, through one KubeConfig per run whose token is fetched once. */
+function apiServer(): KubeAccess {
+  const connections = new Map<string, Promise<KubeConfig>>();
+  const connect = (path: string) =>
+    connections.get(path) ?? connections.set(path, connectKubeConfig(path)).get(path)!;
+  return {
+    tracker: async (kubeconfig, namespace, out) =>
+      RolloutTracker.start({ kubeconfig: await connect(kubeconfig), namespace, out }),
+    verifier: (kubeconfig) => async (req) => verifyService({ ...req, kc: await connect(kubeconfig) }),
+  };
+}
 
 export async function runPipeline(request: DeployRequest, given: PipelineDeps): Promise<Report> {
   // One set of SDK clients (and one credential resolution) per region for the whole run.
@@ -100,25 +105,40 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
         request.mode === 'plan',
       );
       warnAboutDeadlines(plan, rendered, run);
-      const current = await helm.releases(plan.namespace);
-      await assertNoPendingReleases(
-        current,
-        plan.services.map((s) => s.name),
-        plan.namespace,
-        (r) => helm.history(r, plan.namespace),
-      );
-      if (request.mode === 'plan') return run.finish('planned');
-      const kube = deps.kube ?? apiServer;
-      const tracker = await kube.tracker(cluster.path, plan.namespace, deps.out);
+      const kube = deps.kube ?? apiServer();
+      // Both authenticate first (an EKS token each): start the watches while helm lists the releases.
+      const [current, tracker] = await Promise.all([
+        helm.releases(plan.namespace),
+        request.mode === 'deploy' ? kube.tracker(cluster.path, plan.namespace, deps.out) : undefined,
+      ]);
       try {
-        await releaseInWaves(plan, images, chart, rendered, helm, tracker, current, workDir, deps, run);
+        await assertNoPendingReleases(
+          current,
+          plan.services.map((s) => s.name),
+          plan.namespace,
+          (r) => helm.history(r, plan.namespace),
+        );
+        if (!tracker) return run.finish('planned');
+        const verify = kube.verifier(cluster.path);
+        await releaseInWaves(
+          plan,
+          images,
+          chart,
+          rendered,
+          helm,
+          { tracker, verify },
+          current,
+          workDir,
+          deps,
+          run,
+        );
       } finally {
-        await tracker.stop();
+        await tracker?.stop();
       }
+      warnGrouped(run, run.verificationWarnings);
       const failed = run.failed();
       if (failed) await rollBack(plan, helm, current, deps, run);
-      else await verifyAll(plan, rendered, kube.verifier(cluster.path), deps, run);
-      return run.finish(failed || run.failed() ? 'failure' : 'success');
+      return run.finish(failed ? 'failure' : 'success');
     } finally {
       await cluster.dispose();
     }
@@ -389,7 +409,7 @@ async function releaseInWaves(
   chart: ChartInfo,
   rendered: Map<string, RenderedExpectations>,
   helm: Helm,
-  tracker: Tracker,
+  cluster: { tracker: Tracker; verify: Verifier },
   current: Map<string, ReleaseInfo>,
   workDir: string,
   deps: PipelineDeps,
@@ -415,7 +435,7 @@ async function releaseInWaves(
                 chart,
                 expected: rendered.get(name) ?? {},
               },
-              { helm, tracker, current, workDir, deps, run },
+              { helm, ...cluster, current, workDir, deps, run },
             ),
           ),
         ),
@@ -433,10 +453,12 @@ interface Release {
 }
 
 type Tracker = Awaited<ReturnType<KubeAccess['tracker']>>;
+type Verifier = ReturnType<KubeAccess['verifier']>;
 
 interface ReleaseContext {
   helm: Helm;
   tracker: Tracker;
+  verify: Verifier;
   current: Map<string, ReleaseInfo>;
   workDir: string;
   deps: PipelineDeps;
@@ -449,7 +471,7 @@ interface ReleaseContext {
  */
 async function releaseOne(r: Release, ctx: ReleaseContext): Promise<void> {
   const { plan, svc, image, chart, expected } = r;
-  const { helm, tracker, current, workDir, deps, run } = ctx;
+  const { helm, tracker, verify, current, workDir, deps, run } = ctx;
   const started = new Date();
   const elapsed = () => Date.now() - started.getTime();
   const before = current.get(svc.name);
@@ -485,8 +507,11 @@ async function releaseOne(r: Release, ctx: ReleaseContext): Promise<void> {
     minReplicas: expected.replicas === undefined ? expected.autoscaling?.min : undefined,
   });
   if (outcome.verdict === 'ready') {
-    run.update(svc.name, { status: 'deployed', durationMs: elapsed(), timeToReadyMs: outcome.timeToReadyMs });
     deps.out.info(`${svc.name}: revision ${revision} ready in ${seconds(elapsed())}`);
+    run.update(svc.name, { status: 'deployed', timeToReadyMs: outcome.timeToReadyMs });
+    // Checked while the rest of the wave is still rolling out, not after all of it.
+    await verifyOne(plan, svc.name, expected, verify, deps, run);
+    run.update(svc.name, { durationMs: elapsed() });
     return;
   }
   run.update(svc.name, {
@@ -561,40 +586,31 @@ async function rollBack(
   );
 }
 
-/** HPA, PDB and zone spread of every released service, against what its chart rendered. */
-async function verifyAll(
+/** HPA, PDB and zone spread of a released service, against what its chart rendered. */
+async function verifyOne(
   plan: Plan,
-  rendered: Map<string, RenderedExpectations>,
-  verify: ReturnType<KubeAccess['verifier']>,
+  service: string,
+  expected: RenderedExpectations,
+  verify: Verifier,
   deps: PipelineDeps,
   run: Run,
 ): Promise<void> {
-  const deployed = run.results().filter((r) => r.status === 'deployed');
-  const warnings: { service: string; message: string }[] = [];
-  await deps.out.group('Verifying HPA, PDB and zone spread', () =>
-    Promise.all(
-      deployed.map(async (r) => {
-        const expected = rendered.get(r.service) ?? {};
-        const v = await verify({
-          namespace: plan.namespace,
-          service: r.service,
-          expected: { autoscaling: expected.autoscaling, pdbMinAvailable: expected.pdbMinAvailable },
-          strict: plan.request.strict,
-        });
-        run.update(r.service, { verification: { hpa: v.hpa, pdb: v.pdb, spread: v.spread } });
-        for (const [what, check] of Object.entries({ HPA: v.hpa, PDB: v.pdb, 'zone spread': v.spread })) {
-          const line = `${r.service}: ${what} ${check.verdict}: ${check.message}`;
-          if (check.verdict === 'error') {
-            run.update(r.service, { status: 'failed', reason: 'VerificationFailed', message: line });
-            deps.out.error(line);
-          } else if (check.verdict === 'warning')
-            warnings.push({ service: r.service, message: `${what}: ${check.message}` });
-          else deps.out.info(line);
-        }
-      }),
-    ),
-  );
-  warnGrouped(run, warnings);
+  const v = await verify({
+    namespace: plan.namespace,
+    service,
+    expected: { autoscaling: expected.autoscaling, pdbMinAvailable: expected.pdbMinAvailable },
+    strict: plan.request.strict,
+  });
+  run.update(service, { verification: { hpa: v.hpa, pdb: v.pdb, spread: v.spread } });
+  for (const [what, check] of Object.entries({ HPA: v.hpa, PDB: v.pdb, 'zone spread': v.spread })) {
+    const line = `${service}: ${what} ${check.verdict}: ${check.message}`;
+    if (check.verdict === 'error') {
+      run.update(service, { status: 'failed', reason: 'VerificationFailed', message: line });
+      deps.out.error(line);
+    } else if (check.verdict === 'warning') {
+      run.verificationWarnings.push({ service, message: `${what}: ${check.message}` });
+    } else deps.out.info(line);
+  }
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
@@ -607,6 +623,8 @@ class Run {
   cluster?: string;
   private readonly started = new Date();
   private readonly warnings: string[] = [];
+  /** Collected while services verify in parallel, then reported once per distinct message. */
+  readonly verificationWarnings: { service: string; message: string }[] = [];
   private readonly byService = new Map<string, ServiceResult>();
 
   constructor(

@@ -24,6 +24,26 @@ export function loadKubeConfig(path: string): KubeConfig {
   return kc;
 }
 
+/**
+ * Loads the kubeconfig and fetches its credential once. client-node caches an exec
+ * plugin's token per KubeConfig, but requests that start together before the first
+ * token arrives each run the plugin; with an EKS token plugin that is a process per
+ * request. One primed KubeConfig per run avoids that.
+ */
+export async function connectKubeConfig(path: string): Promise<KubeConfig> {
+  const kc = loadKubeConfig(path);
+  try {
+    await kc.applyToFetchOptions({});
+  } catch (err) {
+    throw deployError(`cannot get credentials for the cluster: ${(err as Error).message.trim()}`, {
+      where: { file: path },
+      hint: "check the AWS credentials (the kubeconfig's exec plugin mints the EKS token with them)",
+      cause: err,
+    });
+  }
+  return kc;
+}
+
 /** HTTP status of a failed API call (ApiException or a watch error), if it has one. */
 export function statusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;

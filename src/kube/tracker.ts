@@ -32,8 +32,8 @@ export type { ReasonCode } from './rules.js';
 export type { Diagnostics } from './diagnostics.js';
 
 export interface TrackerOptions {
-  /** Path of the kubeconfig. */
-  kubeconfig: string;
+  /** Path of the kubeconfig, or one already loaded (shared, so its token is fetched once). */
+  kubeconfig: string | KubeConfig;
   namespace: string;
   out: Output;
   now?: () => number;
@@ -169,7 +169,7 @@ export class RolloutTracker {
   static async start(options: TrackerOptions): Promise<RolloutTracker> {
     const opts = { ...options, now: options.now ?? Date.now };
     const { namespace, out } = opts;
-    const kc = loadKubeConfig(opts.kubeconfig);
+    const kc = typeof opts.kubeconfig === 'string' ? loadKubeConfig(opts.kubeconfig) : opts.kubeconfig;
     const apps = kc.makeApiClient(AppsV1Api);
     const core = kc.makeApiClient(CoreV1Api);
     // The watches exist before the tracker they report to; events before then need no judging.
