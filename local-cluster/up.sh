@@ -3,6 +3,7 @@
 # kube-scheduler) plus kwok, which simulates the kubelets of a few fake nodes, and the
 # AWS harness (aws/harness.py: moto with a seeded ECR/IAM/EKS, and the apiserver's
 # TokenReview webhook that verifies EKS tokens), so the stand-in is reached the way EKS is.
+# kwok's server is also every node's kubelet endpoint, so `kubectl logs` works (logs/).
 # Everything listens on 127.0.0.1; state (certs, etcd data, logs, pids, kubeconfig)
 # lives in $LC_RUN. Prints the admin kubeconfig path as the last line of stdout.
 set -euo pipefail
@@ -40,8 +41,10 @@ alive() { [[ -f $PIDS/$1.pid ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; 
 
 # Already up (e.g. a second call from a test runner)? Reuse it.
 if [[ -f $LC_RUN/env ]] && alive kube-apiserver; then
-  if alive harness; then
+  if alive harness && { alive pod-logs || [[ ! -f $PIDS/pod-logs.pid ]]; }; then
     log "already running (state in $LC_RUN); use down.sh to stop"
+    [[ -f $PIDS/pod-logs.pid ]] ||
+      log "(started by an older up.sh: no container logs; down.sh + up.sh give you kubectl logs)"
     log "AWS endpoint: $(sed -n 's/^export AWS_ENDPOINT_URL=//p' "$LC_RUN/env")"
     echo "$KUBECONFIG_ADMIN"
     exit 0
@@ -52,7 +55,7 @@ if [[ -f $LC_RUN/env ]] && alive kube-apiserver; then
     echo "$KUBECONFIG_ADMIN"
     exit 0
   fi
-  log "the AWS harness has died (see $LOGS/harness.log); restarting the stand-in"
+  log "the AWS harness or pod-logs has died (see $LOGS/); restarting the stand-in"
 fi
 if [[ -d $PIDS ]]; then
   log "stale state in $LC_RUN; cleaning it up first"
@@ -111,6 +114,11 @@ cert admin "/O=system:masters/CN=kubernetes-admin"
 cert controller-manager "/CN=system:kube-controller-manager"
 cert scheduler "/CN=system:kube-scheduler"
 cert kwok "/O=system:masters/CN=kwok" # kwok writes node/pod status, leases, events
+# kwok's server plays every node's kubelet (container logs); the API server checks its
+# serving cert against our CA and presents a client cert of its own, as with real kubelets.
+cert kubelet-serving "/CN=kwok-kubelet" "IP:127.0.0.1,DNS:localhost"
+cert apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client"
+cert pod-logs "/O=system:masters/CN=local-cluster-pod-logs" # creates kwok Logs objects
 # Service account tokens are signed with this key (RSA: what the apiserver expects).
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
 openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -205,7 +213,10 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --service-cluster-ip-range 10.96.0.0/16 \
   --authentication-token-webhook-config-file "$LC_RUN/token-webhook.kubeconfig" \
   --authentication-token-webhook-version v1 --authentication-token-webhook-cache-ttl 5s \
-  --authorization-mode Node,RBAC --allow-privileged=true --profiling=false
+  --authorization-mode Node,RBAC --allow-privileged=true --profiling=false \
+  --kubelet-preferred-address-types ExternalIP,InternalIP,Hostname \
+  --kubelet-certificate-authority "$PKI/ca.crt" \
+  --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key"
 wait_for "kube-apiserver ready" kube-apiserver api /readyz
 
 # The webhook puts every EKS-token user in this group. cluster-admin is broader than a
@@ -216,6 +227,10 @@ api /apis/rbac.authorization.k8s.io/v1/clusterrolebindings -X POST -H 'Content-T
  "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},
  "subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"ecommerce:deployers"}]}
 EOF
+
+# kwok's Logs kind, which pod-logs.py creates per crash-looping pod (see logs/).
+api /apis/apiextensions.k8s.io/v1/customresourcedefinitions -X POST -H 'Content-Type: application/yaml' \
+  -o /dev/null --data-binary @"$HERE/logs/logs-crd.yaml"
 
 KCM_KUBECONFIG="$LC_RUN/controller-manager.kubeconfig"
 start kube-controller-manager "$BIN/kube-controller-manager" \
@@ -234,10 +249,27 @@ sed -e "s/@POD_READY_DELAY_MS@/$POD_READY_DELAY_MS/g" -e "s/@CRASHLOOP_DELAY_MS@
   "$HERE/stages/node.yaml" >"$LC_RUN/stages.yaml"
 { echo '---'; sed -e "s/@POD_READY_DELAY_MS@/$POD_READY_DELAY_MS/g" -e "s/@CRASHLOOP_DELAY_MS@/$CRASHLOOP_DELAY_MS/g" \
   "$HERE/stages/pod.yaml"; } >>"$LC_RUN/stages.yaml"
+# Container logs: the shipped texts as CRI log files (time stream tag text, what a kubelet
+# reads), dated now; ClusterLogs gives every container the healthy one.
+CLOGS="$LC_RUN/container-logs"
+mkdir -p "$CLOGS"
+for f in "$HERE"/logs/*.log; do
+  awk -v t="$(date -u +%Y-%m-%dT%H:%M:%S)" 'BEGIN { s = "stdout" } /^Error/ { s = "stderr" }
+    { printf "%s.%09dZ %s F %s\n", t, NR * 1000000, s, $0 }' "$f" >"$CLOGS/$(basename "$f")"
+done
+{ echo '---'; sed -e "s|@LOGS@|$CLOGS|g" "$HERE/logs/cluster-logs.yaml"; } >>"$LC_RUN/stages.yaml"
+wait_for "Logs CRD served" kube-apiserver api /apis/kwok.x-k8s.io/v1alpha1/logs
+# --node-port: the kubelet port kwok writes into each node's status.daemonEndpoints; the
+# API server dials the node's ExternalIP (127.0.0.1, see the nodes below) on it.
 start kwok "$BIN/kwok" --kubeconfig "$LC_RUN/kwok.kubeconfig" --config "$LC_RUN/stages.yaml" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
   --cidr 10.244.0.0/16 --node-lease-duration-seconds 40 \
-  --server-address "127.0.0.1:${PORT[kwok]}"
+  --server-address "127.0.0.1:${PORT[kwok]}" --node-port "${PORT[kwok]}" \
+  --tls-cert-file "$PKI/kubelet-serving.crt" --tls-private-key-file "$PKI/kubelet-serving.key" \
+  --enable-crds Logs
+start pod-logs "$PYTHON" "$HERE/logs/pod-logs.py" --server "$SERVER" --ca-file "$PKI/ca.crt" \
+  --cert-file "$PKI/pod-logs.crt" --key-file "$PKI/pod-logs.key" \
+  --crash-log "$CLOGS/crashloop.log" --app-log "$CLOGS/app.log" --no-previous "$CLOGS/no-previous-container"
 
 for i in $(seq 0 $((NODES - 1))); do
   zone="$REGION${ZONES[i % ${#ZONES[@]}]}" name="kwok-node-$i"
@@ -250,7 +282,7 @@ for i in $(seq 0 $((NODES - 1))); do
    "node.kubernetes.io/instance-type":"m5.16xlarge","topology.kubernetes.io/region":"$REGION","topology.kubernetes.io/zone":"$zone"}},
  "spec":{},
  "status":{"allocatable":$res,"capacity":$res,
-  "addresses":[{"type":"InternalIP","address":"10.0.0.$((10 + i))"},{"type":"Hostname","address":"$name"}],
+  "addresses":[{"type":"InternalIP","address":"10.0.0.$((10 + i))"},{"type":"ExternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"$name"}],
   "nodeInfo":{"kubeletVersion":"v1.35.4","architecture":"amd64","operatingSystem":"linux"}}}
 EOF
 done
@@ -265,6 +297,7 @@ ready_nodes() {
 wait_for "kube-controller-manager healthy" kube-controller-manager healthz "${PORT[controller_manager]}"
 wait_for "kube-scheduler healthy" kube-scheduler healthz "${PORT[scheduler]}"
 wait_for "$NODES nodes Ready and untainted" kwok ready_nodes
+wait_for "kubelet endpoint (kwok) serving TLS" kwok curl -sS --fail --cacert "$PKI/ca.crt" "https://127.0.0.1:${PORT[kwok]}/healthz"
 wait_for "default ServiceAccount" kube-controller-manager api /api/v1/namespaces/default/serviceaccounts/default
 
 cat >"$LC_RUN/env" <<EOF

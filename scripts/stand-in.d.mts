@@ -17,6 +17,18 @@ export function pushImages(
   repositories: string[],
   tag: string,
 ): Promise<Record<string, string>>;
+export function createRepositories(env: StandInEnv, repositories: string[]): Promise<void>;
+export interface HelmRevision {
+  name: string;
+  revision: number;
+  /** deployed, superseded, failed, ... */
+  status: string;
+  description: string;
+  chart: { metadata: { name: string; version: string } } & Record<string, unknown>;
+  /** The user-supplied values of this revision (values files and --set, merged). */
+  config: Record<string, unknown>;
+}
+export function helmReleases(env: StandInEnv, namespace: string): HelmRevision[];
 export function kubectl(
   env: StandInEnv,
   args: string[],

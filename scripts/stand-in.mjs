@@ -1,12 +1,14 @@
 // The local EKS stand-in as the demo, the e2e tests and the benchmarks use it:
 // start it when it is not running, read its environment, and push images to its
 // ECR (moto) the way a CI job would before deploying.
+import { Buffer } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { gunzipSync } from 'node:zlib';
+import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -57,11 +59,7 @@ export function stopStandIn({ runDir } = {}) {
  * Returns repository -> digest.
  */
 export async function pushImages(env, repositories, tag) {
-  const ecr = new ECRClient({
-    region: env.AWS_REGION,
-    endpoint: env.AWS_ENDPOINT_URL,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-  });
+  const ecr = ecrClient(env);
   const digests = {};
   for (const repository of repositories) {
     const layer = 'sha256:' + createHash('sha256').update(`${repository}:${tag}`).digest('hex');
@@ -83,6 +81,52 @@ export async function pushImages(env, repositories, tag) {
     }
   }
   return digests;
+}
+
+/** Creates ECR repositories in the stand-in (moto) that the seed does not have; existing ones are kept. */
+export async function createRepositories(env, repositories) {
+  const ecr = ecrClient(env);
+  for (const repositoryName of repositories) {
+    try {
+      await ecr.send(new CreateRepositoryCommand({ repositoryName }));
+    } catch (err) {
+      if (err.name !== 'RepositoryAlreadyExistsException') throw err;
+    }
+  }
+}
+
+function ecrClient(env) {
+  return new ECRClient({
+    region: env.AWS_REGION,
+    endpoint: env.AWS_ENDPOINT_URL,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+  });
+}
+
+/**
+ * Every stored revision of the helm releases in a namespace, decoded from helm's
+ * release Secrets (`sh.helm.release.v1.<name>.v<revision>`: base64 of gzipped JSON),
+ * as helm itself reads them. Sorted by release, then revision.
+ */
+export function helmReleases(env, namespace) {
+  const secrets = JSON.parse(
+    kubectl(env, ['get', 'secrets', '-n', namespace, '-l', 'owner=helm', '-o', 'json']),
+  );
+  return secrets.items
+    .map((s) => {
+      let data = Buffer.from(Buffer.from(s.data.release, 'base64').toString('utf8'), 'base64');
+      if (data[0] === 0x1f && data[1] === 0x8b) data = gunzipSync(data);
+      const r = JSON.parse(data.toString('utf8'));
+      return {
+        name: r.name,
+        revision: r.version,
+        status: r.info.status,
+        description: r.info.description,
+        chart: r.chart,
+        config: r.config ?? {},
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name) || a.revision - b.revision);
 }
 
 /** kubectl against the stand-in's admin kubeconfig. */

@@ -608,7 +608,9 @@ async function verifyOne(
       run.update(service, { status: 'failed', reason: 'VerificationFailed', message: line });
       deps.out.error(line);
     } else if (check.verdict === 'warning') {
-      run.verificationWarnings.push({ service, message: `${what}: ${check.message}` });
+      // The check says "HPA order-service: …"; the grouped warning names the services itself.
+      const message = check.message.replace(new RegExp(`^${what} ${service}: `), '');
+      run.verificationWarnings.push({ service, message: `${what}: ${message}` });
     } else deps.out.info(line);
   }
 }

@@ -3,7 +3,6 @@
  * (with Pod Security admission and our EKS token verified by its webhook), kwok
  * pods, and moto for ECR and EKS. Each front door is run as a user runs it.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +14,7 @@ import {
   restrictedNamespace,
   type StandInEnv,
 } from '../../scripts/stand-in.mjs';
+import { runNode as runWith } from './run.js';
 
 const SERVICES = [
   'api-gateway',
@@ -30,23 +30,8 @@ const HELM4 = resolve('.cache/tools/helm4/helm');
 
 let env: StandInEnv;
 
-/** Runs a node entry point with the stand-in's AWS settings (never its admin kubeconfig). */
-function runNode(args: string[], extraEnv: Record<string, string> = {}) {
-  const { KUBECONFIG: _admin, ...aws } = env;
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !k.startsWith('INPUT_')) childEnv[k] = v;
-  delete childEnv.KUBECONFIG;
-  Object.assign(childEnv, aws, extraEnv);
-  return new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, args, { env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** The bundled entry point with the stand-in's AWS settings (never its admin kubeconfig). */
+const runNode = (args: string[], extraEnv: Record<string, string> = {}) => runWith(env, args, extraEnv);
 
 function releases(): Record<string, { revision: string; status: string }> {
   const list = JSON.parse(kubectl(env, ['get', 'secrets', '-n', NS, '-l', 'owner=helm', '-o', 'json'])) as {

@@ -12,6 +12,7 @@ import type {
 } from '@kubernetes/client-node';
 import {
   judgeHpa,
+  hpaEvaluated,
   judgePdb,
   judgeRollout,
   judgeSpread,
@@ -266,6 +267,18 @@ describe('HPA', () => {
     expect(c.verdict).toBe('warning');
     expect(c.message).toContain('metrics unavailable — is metrics-server installed?');
     expect(judgeHpa(hpa, 'order-service', expected, true).verdict).toBe('error');
+  });
+
+  it('is not ok before the controller has evaluated the metrics (only scaled up to minReplicas)', () => {
+    // What a first install shows until the HPA controller's next sync: AbleToScale only.
+    const scaledToMin = clone(hpa);
+    scaledToMin.status!.conditions = scaledToMin.status!.conditions!.filter((c) => c.type === 'AbleToScale');
+    expect(hpaEvaluated(scaledToMin)).toBe(false);
+    const c = judgeHpa(scaledToMin, 'order-service', expected, true);
+    expect(c.verdict).toBe('warning');
+    expect(c.message).toContain('has not evaluated its metrics yet');
+    expect(hpaEvaluated(hpa)).toBe(true);
+    expect(hpaEvaluated(withMetrics())).toBe(true);
   });
 
   it('is an error when the bounds or targets differ from the configured ones', () => {

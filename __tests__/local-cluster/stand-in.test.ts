@@ -67,11 +67,12 @@ function readEnvFile(): Record<string, string> {
   return env;
 }
 
-function kubectl(kubeconfig: string, args: string[]) {
+function kubectl(kubeconfig: string, args: string[], input?: string) {
   const res = spawnSync(KUBECTL, ['--kubeconfig', kubeconfig, ...args], {
     encoding: 'utf8',
     env: { ...baseEnv, ...standIn },
     timeout: 60_000,
+    input,
   });
   if (res.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${res.status}): ${res.stderr}`);
   return res.stdout;
@@ -223,9 +224,41 @@ describe('local EKS stand-in', () => {
     expect(counted.total).toBe(calls);
   });
 
+  it("serves container logs through the API server: a crash-looping pod's is the shipped crash log", async () => {
+    const admin = join(RUN, 'kubeconfig');
+    const pod = (name: string, image: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default' },
+        spec: { containers: [{ name: 'app', image }] },
+      });
+    kubectl(admin, ['apply', '-f', '-'], pod('crashing', 'example/shop-crashloop:v1') + pod('healthy', 'example/shop:v1'));
+    // The crash loop stage restarts the container every CRASHLOOP_DELAY (3s).
+    const deadline = Date.now() + 30_000;
+    while (!Number(kubectl(admin, ['get', 'pod', 'crashing', '-o', 'jsonpath={.status.containerStatuses[0].restartCount}']))) {
+      if (Date.now() > deadline) throw new Error('pod "crashing" did not restart within 30s');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const crashLog = readFileSync(join(LC, 'logs', 'crashloop.log'), 'utf8');
+    const appLog = readFileSync(join(LC, 'logs', 'app.log'), 'utf8');
+
+    const current = kubectl(admin, ['logs', 'crashing']);
+    const previous = kubectl(admin, ['logs', 'crashing', '--previous', '--tail', '5']);
+    const healthy = kubectl(admin, ['logs', 'healthy']);
+
+    expect(crashLog).toContain('Error: connect ECONNREFUSED 10.0.3.12:5432 (DATABASE_URL)');
+    expect(current).toBe(crashLog);
+    expect(previous).toBe(crashLog.split('\n').slice(-6).join('\n'));
+    expect(healthy).toBe(appLog);
+    expect(healthy).not.toContain('ECONNREFUSED');
+    expect(() => kubectl(admin, ['logs', 'healthy', '--previous'])).toThrow(/no-previous-container/);
+    kubectl(admin, ['delete', 'pod', 'crashing', 'healthy', '--wait=false']);
+  });
+
   it('down.sh leaves no process of its run dir', () => {
     const pids = readdirSync(join(RUN, 'pids')).map((f) => Number(readFileSync(join(RUN, 'pids', f), 'utf8')));
-    expect(pids).toHaveLength(6); // etcd, apiserver, controller-manager, scheduler, kwok, harness
+    expect(pids).toHaveLength(7); // etcd, apiserver, controller-manager, scheduler, kwok, pod-logs, harness
 
     const down = script('down.sh');
 

@@ -94,7 +94,7 @@ export function lastTerminationOf(
   return t ? { reason: t.reason ?? 'Terminated', exitCode: t.exitCode } : undefined;
 }
 
-/** Tail of the current and previous container logs; kwok's fake pods and some clusters serve none. */
+/** Tail of the current and previous container logs; some clusters serve none (no kubelet route, no pods/log RBAC). */
 async function readLogs(
   core: CoreV1Api,
   namespace: string,

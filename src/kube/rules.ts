@@ -373,6 +373,17 @@ function utilizationTarget(hpa: V2HorizontalPodAutoscaler, resource: string): nu
     ?.target.averageUtilization;
 }
 
+/**
+ * The HPA controller has judged the metrics (ScalingActive is set), or found it cannot
+ * scale. While the target is below minReplicas the controller scales it up without
+ * reading metrics and sets only AbleToScale: right after a first install, "no metrics"
+ * shows only at its next sync (every 15s).
+ */
+export function hpaEvaluated(hpa: V2HorizontalPodAutoscaler): boolean {
+  const conditions = hpa.status?.conditions;
+  return !!condition(conditions, 'ScalingActive') || condition(conditions, 'AbleToScale')?.status === 'False';
+}
+
 /** The HPA exists, targets the Deployment, has the configured bounds and targets, and can act. */
 export function judgeHpa(
   hpa: V2HorizontalPodAutoscaler | undefined,
@@ -413,6 +424,12 @@ export function judgeHpa(
       };
     }
     return { verdict: 'warning', message: `HPA ${name} is not scaling: ${active.reason}: ${active.message}` };
+  }
+  if (!active) {
+    return {
+      verdict: 'warning',
+      message: `HPA ${name} has not evaluated its metrics yet (the HPA controller syncs every 15s by default)`,
+    };
   }
   return {
     verdict: 'ok',

@@ -17,6 +17,7 @@ import {
   judgeHpa,
   judgePdb,
   judgeSpread,
+  hpaEvaluated,
   pdbObserved,
   type Check,
   type ExpectedAutoscaling,
@@ -41,7 +42,7 @@ export interface VerifyRequest {
   expected: ExpectedProtection;
   /** Missing metrics and poor spread become errors instead of warnings. */
   strict?: boolean;
-  /** How long to wait for the HPA controller's first evaluation (it runs every 15s). */
+  /** How long to wait for the HPA controller to evaluate the metrics (it syncs every 15s). */
   hpaWaitMs?: number;
   /** How long to wait for the disruption controller to observe the PDB. */
   pdbWaitMs?: number;
@@ -92,7 +93,7 @@ async function verifyHpa(req: VerifyRequest): Promise<Check> {
   try {
     const hpa = await readUntil<V2HorizontalPodAutoscaler | undefined>(
       () => orMissing(api.readNamespacedHorizontalPodAutoscaler({ name: service, namespace })),
-      (h) => !h || !!h.status?.conditions?.length,
+      (h) => !h || hpaEvaluated(h),
       req.hpaWaitMs ?? 20_000,
     );
     return judgeHpa(hpa, service, expected.autoscaling, req.strict);
