@@ -13,6 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { awsClients } from '../src/aws/clients.js';
 import { runPipeline, exitCodeOf, type KubeAccess, type PipelineDeps } from '../src/deploy.js';
 import type { RolloutOutcome, TrackRequest } from '../src/kube/tracker.js';
+import { preflightError } from '../src/errors.js';
 import { execRunner, type Runner, type RunResult } from '../src/process.js';
 import { MemoryOutput } from '../src/report/output.js';
 import type { DeployRequest } from '../src/model.js';
@@ -486,6 +487,22 @@ describe('bad input stops with exit 2 before anything changes', () => {
     } finally {
       process.env = saved;
     }
+  });
+
+  it('no permission to watch the rollouts', async () => {
+    const t = setup();
+    t.deps.kube = {
+      ...t.deps.kube!,
+      tracker: async () => {
+        throw preflightError('cannot watch Deployments in namespace production: forbidden', {
+          hint: 'the deploy identity needs get, list and watch on deployments',
+        });
+      },
+    };
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error!.message).toContain('cannot watch Deployments');
+    expect(t.changes()).toEqual([]);
   });
 
   it('helm missing', () => expectRefused({ helmBinary: undefined }, {}, /helm not found/));

@@ -86,7 +86,7 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
     run.plan = plan;
     const helmBinary = await prepareHelm(request, deps);
     const images = await checkImages(plan, deps, run);
-    const chart = await chartInfo(plan, helmBinary, deps, images);
+    const chart = await chartInfo(plan, helmBinary, deps);
     if (request.mode === 'plan' && !request.kubeconfig && !request.cluster) {
       await renderAll(plan, images, chart, new Helm({ run: deps.run, helm: helmBinary }), workDir, deps, run);
       return run.finish('planned');
@@ -107,11 +107,16 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
       warnAboutDeadlines(plan, rendered, run);
       const kube = deps.kube ?? apiServer();
       // Both authenticate first (an EKS token each): start the watches while helm lists the releases.
-      const [current, tracker] = await Promise.all([
+      const [listed, started] = await Promise.allSettled([
         helm.releases(plan.namespace),
         request.mode === 'deploy' ? kube.tracker(cluster.path, plan.namespace, deps.out) : undefined,
       ]);
+      const tracker = started.status === 'fulfilled' ? started.value : undefined;
+      const current = listed.status === 'fulfilled' ? listed.value : new Map<string, ReleaseInfo>();
       try {
+        // Stop the watches (in `finally`) whichever of the two failed.
+        if (started.status === 'rejected') throw started.reason;
+        if (listed.status === 'rejected') throw listed.reason;
         await assertNoPendingReleases(
           current,
           plan.services.map((s) => s.name),
@@ -222,12 +227,7 @@ interface ChartInfo {
   ociVersion?: string;
 }
 
-async function chartInfo(
-  plan: Plan,
-  helmBinary: SupportedHelm,
-  deps: PipelineDeps,
-  images: Map<string, ImageChoice>,
-): Promise<ChartInfo> {
+async function chartInfo(plan: Plan, helmBinary: SupportedHelm, deps: PipelineDeps): Promise<ChartInfo> {
   const { chart } = plan.config;
   if (chart.kind === 'local') {
     const meta = yaml.load(await readFile(join(chart.path, 'Chart.yaml'), 'utf8')) as {
@@ -243,7 +243,6 @@ async function chartInfo(
     const login = await ecrLogin(deps.awsClients(region).ecr, deps.out);
     await helm.registryLogin(login.host, login.username, login.password);
   }
-  void images;
   const version = await helm.chartVersion(chart.ref, chart.version);
   return {
     ref: chart.ref,

@@ -2,21 +2,21 @@
  * The one place a kubeconfig becomes API clients, and API failures become sentences.
  */
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
-import { deployError } from '../errors.js';
+import { preflightError } from '../errors.js';
 
 export function loadKubeConfig(path: string): KubeConfig {
   const kc = new KubeConfig();
   try {
     kc.loadFromFile(path);
   } catch (err) {
-    throw deployError(`cannot read kubeconfig ${path}: ${(err as Error).message}`, {
+    throw preflightError(`cannot read kubeconfig ${path}: ${(err as Error).message}`, {
       where: { file: path },
       hint: 'pass the path of a valid kubeconfig',
       cause: err,
     });
   }
   if (!kc.getCurrentCluster()) {
-    throw deployError(`kubeconfig ${path} has no current cluster`, {
+    throw preflightError(`kubeconfig ${path} has no current cluster`, {
       where: { file: path },
       hint: 'set current-context in the kubeconfig',
     });
@@ -35,7 +35,7 @@ export async function connectKubeConfig(path: string): Promise<KubeConfig> {
   try {
     await kc.applyToFetchOptions({});
   } catch (err) {
-    throw deployError(`cannot get credentials for the cluster: ${(err as Error).message.trim()}`, {
+    throw preflightError(`cannot get credentials for the cluster: ${(err as Error).message.trim()}`, {
       where: { file: path },
       hint: "check the AWS credentials (the kubeconfig's exec plugin mints the EKS token with them)",
       cause: err,

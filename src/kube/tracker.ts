@@ -20,7 +20,7 @@ import {
   type V1Pod,
   type V1ReplicaSet,
 } from '@kubernetes/client-node';
-import { deployError } from '../errors.js';
+import { preflightError } from '../errors.js';
 import type { Output } from '../report/output.js';
 import { apiErrorMessage, loadKubeConfig, statusOf } from './client.js';
 import { collectDiagnostics, type Diagnostics } from './diagnostics.js';
@@ -220,7 +220,7 @@ export class RolloutTracker {
       await Promise.all(all.map((w) => w.stop()));
       const err = (results[failed] as PromiseRejectedResult).reason;
       const status = statusOf(err);
-      throw deployError(
+      throw preflightError(
         `cannot watch ${all[failed]!.kind} in namespace ${namespace}: ${apiErrorMessage(err)}`,
         {
           hint:
