@@ -26,6 +26,8 @@ export interface CliDeps {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   stdoutIsTTY: boolean;
+  /** Logs go to stderr: a terminal there gets the live rollout table. */
+  stderrIsTTY?: boolean;
   /** Runs a request through the pipeline; tests pass their own. */
   execute: (request: DeployRequest, out: ConsoleOutput) => Promise<Report>;
   /** Prints what `token` prints; tests pass their own. */
@@ -66,6 +68,7 @@ export function defaultDeps(): CliDeps {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
     execute: executePipeline,
     token: printableToken,
   };
@@ -199,7 +202,12 @@ export async function requestFromOptions(
 }
 
 async function deployOrPlan(mode: 'deploy' | 'plan', o: RequestOptions, deps: CliDeps): Promise<number> {
-  const out = new ConsoleOutput({ write: deps.stderr, color: wantsColor(deps.stdoutIsTTY, deps.env) });
+  const out = new ConsoleOutput({
+    write: deps.stderr,
+    color: wantsColor(deps.stdoutIsTTY, deps.env),
+    // CI logs keep plain lines even where a pseudo-terminal is attached.
+    live: Boolean(deps.stderrIsTTY) && !deps.env.CI,
+  });
   const request = await requestFromOptions(mode, o, deps, out);
   const report = await deps.execute(request, out);
   if (request.reportPath)

@@ -502,6 +502,7 @@ async function releaseOne(r: Release, ctx: ReleaseContext): Promise<void> {
     deployment: expected.deployment ?? svc.name,
     timeoutSeconds: plan.request.timeoutSeconds,
     since: started,
+    onProgress: deps.out.progress,
     // Under an HPA the chart leaves replicas out: a first install is done at the HPA's minimum.
     minReplicas: expected.replicas === undefined ? expected.autoscaling?.min : undefined,
   });

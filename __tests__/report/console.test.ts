@@ -49,3 +49,51 @@ describe('wantsColor', () => {
     expect(wantsColor(true, { NO_COLOR: '1' })).toBe(false);
   });
 });
+
+describe('the live rollout table in a terminal', () => {
+  const p = (service: string, phase: 'progressing' | 'ready' | 'failed', ready: number, reason?: string) => ({
+    service,
+    phase,
+    desired: 3,
+    updated: 3,
+    ready,
+    available: ready,
+    reason,
+    elapsedMs: 1000 * ready,
+  });
+  /** What a terminal shows after the writes: ESC[nF ESC[J takes the last n lines away. */
+  function screen(writes: string[]): string[] {
+    const lines: string[] = [];
+    for (const w of writes) {
+      let rest = w;
+      for (let m = /^\u001b\[(\d+)F\u001b\[J/.exec(rest); m; m = /^\u001b\[(\d+)F\u001b\[J/.exec(rest)) {
+        lines.splice(lines.length - Number(m[1]));
+        rest = rest.slice(m[0].length);
+      }
+      lines.push(...rest.split('\n').slice(0, -1));
+    }
+    return lines;
+  }
+
+  it('redraws one row per service in place, below the log lines', () => {
+    const writes: string[] = [];
+    const out = new ConsoleOutput({ write: (t) => writes.push(t), live: true, now: () => 0 });
+    out.info('Wave 1/1: user-service, order-service');
+    out.progress!(p('user-service', 'progressing', 1));
+    out.progress!(p('order-service', 'progressing', 0));
+    out.progress!(p('user-service', 'progressing', 2));
+    out.info('order-service: something worth a line');
+    out.progress!(p('user-service', 'ready', 3));
+    out.progress!(p('order-service', 'failed', 0, 'ImagePullBackOff'));
+    const shown = screen(writes);
+    expect(shown).toHaveLength(4);
+    expect(shown[0]).toContain('Wave 1/1');
+    expect(shown[1]).toContain('order-service: something worth a line');
+    expect(shown[2]).toMatch(/^ {2}user-service +ready +3\/3 ready, 3\/3 updated/);
+    expect(shown[3]).toMatch(/^ {2}order-service +failed +0\/3 ready.*ImagePullBackOff/);
+  });
+
+  it('is not offered where the output cannot redraw, so the tracker prints plain lines', () => {
+    expect(new ConsoleOutput({ write: () => {} }).progress).toBeUndefined();
+  });
+});

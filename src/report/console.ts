@@ -3,6 +3,7 @@
  * run started, so stdout stays free for the plan/summary (and for `token`,
  * whose stdout kubectl parses). Secrets are replaced with *** before printing.
  */
+import { formatProgress, type Progress } from '../kube/progress.js';
 import type { Output } from './output.js';
 import { redact } from './summary.js';
 
@@ -11,7 +12,12 @@ export interface ConsoleOptions {
   write?: (text: string) => void;
   color?: boolean;
   now?: () => number;
+  /** A terminal that can redraw: rollouts show as a live table below the log lines. */
+  live?: boolean;
 }
+
+// ANSI: to the start of the line n lines up, and clear from there to the end of the screen.
+const up = (n: number) => `\u001b[${n}F\u001b[J`;
 
 /** Colour only for a person at a terminal who has not opted out (https://no-color.org). */
 export function wantsColor(stdoutIsTTY: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
@@ -33,18 +39,48 @@ export class ConsoleOutput implements Output {
   private readonly now: () => number;
   private readonly start: number;
   private readonly c: typeof COLORS;
+  /** The live table: latest progress per service, and how many lines of it are on screen. */
+  private readonly rows = new Map<string, Progress>();
+  private drawn = 0;
+  readonly progress?: (p: Progress) => void;
 
   constructor(opts: ConsoleOptions = {}) {
     this.write = opts.write ?? ((t) => process.stderr.write(t));
     this.now = opts.now ?? Date.now;
     this.start = this.now();
     this.c = opts.color ? COLORS : PLAIN;
+    if (opts.live) {
+      this.progress = (p) => {
+        this.rows.set(p.service, p);
+        this.redraw();
+      };
+    }
+  }
+
+  private table(): string[] {
+    const width = Math.max(16, ...[...this.rows.keys()].map((s) => s.length + 2));
+    const style = (p: Progress) =>
+      p.phase === 'failed' ? this.c.red : p.phase === 'ready' ? (s: string) => s : this.c.dim;
+    return [...this.rows.values()].map((p) => `  ${style(p)(formatProgress(p, width))}`);
+  }
+
+  /** Replaces the table on screen (it always sits below the last log line). */
+  private redraw(): void {
+    const rows = this.table();
+    this.write((this.drawn ? up(this.drawn) : '') + rows.map((r) => `${r}\n`).join(''));
+    this.drawn = rows.length;
   }
 
   private line(text: string, style: (s: string) => string = (s) => s): void {
     const elapsed = ((this.now() - this.start) / 1000).toFixed(1).padStart(6);
     const body = redact(text, this.secrets).replace(/\n/g, `\n${' '.repeat(10)}`);
+    // A log line goes above the live table: take the table away, print, put it back.
+    if (this.drawn) this.write(up(this.drawn));
     this.write(`${this.c.dim(`[${elapsed}s]`)} ${style(body)}\n`);
+    if (this.drawn) {
+      this.drawn = 0;
+      this.redraw();
+    }
   }
 
   info(message: string): void {
