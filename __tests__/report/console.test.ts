@@ -66,7 +66,10 @@ describe('the live rollout table in a terminal', () => {
     const lines: string[] = [];
     for (const w of writes) {
       let rest = w;
-      for (let m = /^\u001b\[(\d+)F\u001b\[J/.exec(rest); m; m = /^\u001b\[(\d+)F\u001b\[J/.exec(rest)) {
+      // The escape sequence is what is being parsed here.
+      // eslint-disable-next-line no-control-regex
+      const erase = /^\u001b\[(\d+)F\u001b\[J/;
+      for (let m = erase.exec(rest); m; m = erase.exec(rest)) {
         lines.splice(lines.length - Number(m[1]));
         rest = rest.slice(m[0].length);
       }
