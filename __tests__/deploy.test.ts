@@ -30,6 +30,20 @@ const HELM = process.env.HELM_BIN ?? resolve('.cache/tools/helm4/helm');
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const digestOf = (repo: string) => `sha256:${Buffer.from(repo).toString('hex').padEnd(64, '0').slice(0, 64)}`;
 
+/** `helm list` answering that every service is deployed at `revision`. */
+const listedAt = (revision: number) => ({
+  stdout: JSON.stringify(
+    SERVICES.map((name) => ({
+      name,
+      revision: String(revision),
+      status: 'deployed',
+      chart: 'ecommerce-service-0.1.0',
+      app_version: '1.0.0',
+      updated: '',
+    })),
+  ),
+});
+
 type ClusterAnswer = (args: string[]) => Partial<RunResult> | undefined;
 
 /** Real helm for version/template; `cluster` answers everything that would reach a cluster. */
@@ -244,19 +258,7 @@ describe('a deploy of the six services', () => {
   it('rolls back a failed service to its previous revision and exits 1', async () => {
     const t = setup({
       cluster: (args) => {
-        if (args[0] === 'list')
-          return {
-            stdout: JSON.stringify(
-              SERVICES.map((name) => ({
-                name,
-                revision: '4',
-                status: 'deployed',
-                chart: 'ecommerce-service-0.1.0',
-                app_version: '1.0.0',
-                updated: '',
-              })),
-            ),
-          };
+        if (args[0] === 'list') return listedAt(4);
         if (args[0] === 'upgrade' && args[2] === 'payment-service')
           return { exitCode: 1, stderr: 'Error: UPGRADE FAILED: context deadline exceeded' };
         if (args[0] === 'upgrade')
@@ -281,19 +283,7 @@ describe('a deploy of the six services', () => {
   it('with rollback "all", puts every released service back', async () => {
     const t = setup({
       cluster: (args) => {
-        if (args[0] === 'list')
-          return {
-            stdout: JSON.stringify(
-              SERVICES.map((name) => ({
-                name,
-                revision: '2',
-                status: 'deployed',
-                chart: 'c',
-                app_version: '1',
-                updated: '',
-              })),
-            ),
-          };
+        if (args[0] === 'list') return listedAt(2);
         if (args[0] === 'upgrade' && args[2] === 'order-service')
           return { exitCode: 1, stderr: 'Error: boom' };
         return undefined;
@@ -318,18 +308,7 @@ describe('a deploy of the six services', () => {
 describe('rollouts judged by the tracker', () => {
   const deployedBefore = (args: string[]) =>
     args[0] === 'list'
-      ? {
-          stdout: JSON.stringify(
-            SERVICES.map((name) => ({
-              name,
-              revision: '3',
-              status: 'deployed',
-              chart: 'c',
-              app_version: '1',
-              updated: '',
-            })),
-          ),
-        }
+      ? listedAt(3)
       : args[0] === 'upgrade'
         ? { stdout: JSON.stringify({ name: args[2], version: 4, info: { status: 'deployed' } }) }
         : undefined;
