@@ -15,7 +15,7 @@ for name in "${ORDER[@]}"; do
   [[ -f $f ]] || continue
   pid="$(cat "$f")"
   # Only signal it if it is still the process we started (pid reuse after a reboot).
-  if kill -0 "$pid" 2>/dev/null && grep -q "$name" "/proc/$pid/cmdline" 2>/dev/null; then
+  if lc_pid_running "$pid" && grep -q "$name" "/proc/$pid/cmdline" 2>/dev/null; then
     kill -TERM -- "-$pid" 2>/dev/null || true
     pgids+=("$pid")
   fi
@@ -24,7 +24,7 @@ done
 # Give them 10s to exit cleanly, then SIGKILL the stragglers' process groups.
 for _ in $(seq 1 50); do
   left=()
-  for g in "${pgids[@]}"; do pgrep -g "$g" >/dev/null && left+=("$g"); done
+  for g in "${pgids[@]}"; do lc_group_running "$g" && left+=("$g"); done
   (( ${#left[@]} == 0 )) && break
   sleep 0.2
 done
@@ -34,7 +34,7 @@ for g in "${left[@]}"; do
 done
 sleep 0.2
 for g in "${pgids[@]}"; do
-  if pgrep -g "$g" >/dev/null; then echo "[local-cluster] ERROR: process group $g still running" >&2; exit 1; fi
+  if lc_group_running "$g"; then echo "[local-cluster] ERROR: process group $g still running" >&2; exit 1; fi
 done
 
 # Keep nothing but the directory itself (it may be a mount or symlink someone chose).

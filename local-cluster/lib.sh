@@ -19,3 +19,16 @@ lc_bin_dir() {
           cat "$LC_DIR"/go/*/go.mod "$LC_DIR"/go/*/go.sum; } | sha256sum | cut -c1-16)"
   echo "$LC_CACHE/bin-$h"
 }
+
+# A process that has exited but is not yet reaped (a zombie, state Z) is not running.
+# Under a container init or CI runner that does not reap orphans, the stand-in's
+# processes stay zombies after they exit, and kill -0 / pgrep still see them.
+lc_pid_running() {
+  local state
+  state="$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n $state && $state != Z && $state != X ]]
+}
+# Does process group $1 still have a running (non-zombie) member?
+lc_group_running() {
+  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^[ZX]/ { found = 1 } END { exit !found }'
+}

@@ -37,7 +37,7 @@ log() { echo "[local-cluster] $*" >&2; }
 PKI="$LC_RUN/pki" LOGS="$LC_RUN/logs" PIDS="$LC_RUN/pids"
 KUBECONFIG_ADMIN="$LC_RUN/kubeconfig"
 
-alive() { [[ -f $PIDS/$1.pid ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+alive() { [[ -f $PIDS/$1.pid ]] && lc_pid_running "$(cat "$PIDS/$1.pid")"; }
 
 # Already up (e.g. a second call from a test runner)? Reuse it.
 if [[ -f $LC_RUN/env ]] && alive kube-apiserver; then

@@ -329,6 +329,5 @@ describe('RolloutTracker against the local control plane', () => {
     expect(v.spread.message).toContain('3 ready pods span 3 zone(s)');
     expect(v.hpa.verdict).toBe('warning');
     expect(v.hpa.message).toContain('metrics unavailable — is metrics-server installed?');
-    console.log(JSON.stringify(v, null, 2));
   });
 });
