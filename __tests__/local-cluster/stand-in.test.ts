@@ -266,7 +266,8 @@ describe('local EKS stand-in', () => {
     // A zombie (exited, not yet reaped: CI runners' init may never reap orphans) is not running.
     const alive = pids.filter((pid) => {
       try {
-        return !/^[ZX]$/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0]);
+        const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0];
+        return state !== 'Z' && state !== 'X';
       } catch {
         return false;
       }
