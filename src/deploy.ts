@@ -14,12 +14,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import * as yaml from 'js-yaml';
 import pLimit from 'p-limit';
 import { loadDeployConfig } from './config/load.js';
 import { makePlan } from './config/plan.js';
 import { resolveImages, ecrLogin } from './aws/ecr.js';
 import { describeActiveCluster, writeKubeconfig } from './aws/eks.js';
+import { eksTokenSource } from './aws/token.js';
 import { DeployError, inputError } from './errors.js';
 import { findHelm, requireSupportedHelm, type SupportedHelm } from './helm/binary.js';
 import { Helm, assertNoPendingReleases, type RenderParams, type ReleaseInfo } from './helm/helm.js';
@@ -38,7 +40,16 @@ export interface PipelineDeps {
   out: Output;
   run: Runner;
   /** SDK clients for a region; tests hand in mocked or moto-backed ones. */
-  awsClients: (region: string) => { ecr: ECRClient; eks: EKSClient };
+  awsClients: (region: string) => {
+    ecr: ECRClient;
+    eks: EKSClient;
+    /**
+     * The identity the clients sign with. When given, helm's EKS tokens are minted in
+     * this process from it (one Node process less per helm command); without it
+     * (mocked clients in unit tests) helm uses the kubeconfig's exec plugin.
+     */
+    credentials?: AwsCredentialIdentityProvider;
+  };
   /** How the kubeconfig's exec plugin re-enters this tool to mint a token; the pipeline appends the cluster. */
   tokenCommand: { command: string; args: string[] };
   /** Where private temp files go (RUNNER_TEMP in Actions, else os.tmpdir()). */
@@ -93,7 +104,12 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
     }
     const cluster = await connect(request, deps, run);
     try {
-      const helm = new Helm({ run: deps.run, helm: helmBinary, kubeconfig: cluster.path });
+      const helm = new Helm({
+        run: deps.run,
+        helm: helmBinary,
+        kubeconfig: cluster.path,
+        token: cluster.token,
+      });
       const rendered = await renderAll(
         plan,
         images,
@@ -379,7 +395,7 @@ async function connect(request: DeployRequest, deps: PipelineDeps, run: Run) {
         hint: 'pass the path of an existing kubeconfig, or leave it out and give the EKS cluster name',
       });
     }
-    return { path: request.kubeconfig, dispose: async () => {} };
+    return { path: request.kubeconfig, dispose: async () => {}, token: undefined };
   }
   if (!request.cluster) {
     throw inputError('no cluster to deploy to', {
@@ -392,7 +408,7 @@ async function connect(request: DeployRequest, deps: PipelineDeps, run: Run) {
   deps.out.info(
     `EKS cluster ${cluster.name} (${region}) is ACTIVE, Kubernetes ${cluster.version ?? 'unknown'}`,
   );
-  return writeKubeconfig(
+  const kubeconfig = await writeKubeconfig(
     cluster,
     {
       command: deps.tokenCommand.command,
@@ -400,6 +416,11 @@ async function connect(request: DeployRequest, deps: PipelineDeps, run: Run) {
     },
     { dir: deps.tempDir },
   );
+  const { credentials } = deps.awsClients(region);
+  const token = credentials
+    ? eksTokenSource({ clusterName: name, region, credentials, onToken: (t) => deps.out.setSecret(t) })
+    : undefined;
+  return { ...kubeconfig, token };
 }
 
 async function releaseInWaves(

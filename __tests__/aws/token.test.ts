@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { fromEnv } from '@aws-sdk/credential-providers';
 import { DeployError } from '../../src/errors.js';
-import { createEksToken, execCredential } from '../../src/aws/token.js';
+import { createEksToken, eksTokenSource, execCredential } from '../../src/aws/token.js';
 
 const credentials = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -185,5 +185,75 @@ describe('execCredential', () => {
       spec: {},
       status: { token: token.token, expirationTimestamp: '2024-05-01T12:14:07Z' },
     });
+  });
+});
+
+describe('eksTokenSource', () => {
+  function source(start: Date) {
+    let t = start.getTime();
+    let resolved = 0;
+    const minted: string[] = [];
+    const next = eksTokenSource({
+      clusterName: 'shop',
+      region: 'us-east-1',
+      credentials: async () => {
+        resolved++;
+        return credentials;
+      },
+      clock: () => new Date(t),
+      onToken: (token) => minted.push(token),
+    });
+    return { next, minted, resolved: () => resolved, advance: (ms: number) => (t += ms) };
+  }
+
+  it('mints once for commands started together, and reuses the token while it lasts long enough', async () => {
+    const s = source(now);
+
+    const together = await Promise.all([s.next(360), s.next(360), s.next(360)]);
+    s.advance(5 * 60_000);
+    const later = await s.next(360); // 14 min lifetime - 5 min used = 9 min left >= 6 min
+
+    expect(new Set(together).size).toBe(1);
+    expect(later).toBe(together[0]);
+    expect(s.minted).toEqual([together[0]]);
+    expect(s.resolved()).toBe(1);
+    expect(presignedUrl(later!).searchParams.get('X-Amz-Date')).toBe('20240501T120007Z');
+  });
+
+  it('mints a fresh token when the last one would expire during the command', async () => {
+    const s = source(now);
+    const first = await s.next(360);
+    s.advance(9 * 60_000); // 5 min left, the command may take 6
+
+    const second = await s.next(360);
+
+    expect(second).not.toBe(first);
+    expect(presignedUrl(second!).searchParams.get('X-Amz-Date')).toBe('20240501T120907Z');
+    expect(s.minted).toEqual([first, second]);
+  });
+
+  it('gives none for a wait longer than a token lives (the exec plugin refreshes instead)', async () => {
+    const s = source(now);
+
+    expect(await s.next(14 * 60 + 1)).toBeUndefined();
+    expect(await s.next(14 * 60)).toMatch(/^k8s-aws-v1\./);
+    expect(s.minted).toHaveLength(1);
+  });
+
+  it('fails the way createEksToken fails when there are no credentials', async () => {
+    const next = eksTokenSource({
+      clusterName: 'shop',
+      region: 'us-east-1',
+      credentials: async () => {
+        throw Object.assign(new Error('Could not load credentials from any providers'), {
+          name: 'CredentialsProviderError',
+        });
+      },
+    });
+
+    const err = await next(60).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(DeployError);
+    expect((err as DeployError).message).toMatch(/credentials/i);
   });
 });

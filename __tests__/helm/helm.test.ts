@@ -193,6 +193,28 @@ describe('Helm client', () => {
     expect(calls[0]?.options?.env).toEqual({ KUBECONFIG: '/tmp/kc' });
   });
 
+  it('hands each command a token that outlives its timeout (HELM_KUBETOKEN), none when there is none', async () => {
+    const { run, calls } = fakeRunner((args) => ({ stdout: args[0] === 'list' ? '[]' : '{"version":2}' }));
+    const asked: number[] = [];
+    const token = async (validForSeconds: number) => {
+      asked.push(validForSeconds);
+      return validForSeconds <= 14 * 60 ? `k8s-aws-v1.for-${validForSeconds}` : undefined;
+    };
+    const helm = new Helm({ run, helm: helm4, kubeconfig: '/tmp/kc', token });
+
+    await helm.releases('shop');
+    await helm.upgrade({ ...full, timeoutSeconds: 120 });
+    await helm.rollback('user-service', 1, 'shop', 900, true);
+
+    // No timeout named: helm's own 5 min (hooks) plus a minute; otherwise the timeout plus a minute.
+    expect(asked).toEqual([360, 180, 960]);
+    expect(calls.map((c) => c.options?.env)).toEqual([
+      { KUBECONFIG: '/tmp/kc', HELM_KUBETOKEN: 'k8s-aws-v1.for-360' },
+      { KUBECONFIG: '/tmp/kc', HELM_KUBETOKEN: 'k8s-aws-v1.for-180' },
+      { KUBECONFIG: '/tmp/kc' },
+    ]);
+  });
+
   it('names the release, the command and the end of stderr when an upgrade fails (exit 1)', async () => {
     const noise = Array.from({ length: 30 }, (_, i) => `wait.go:12: waiting for resource ${i}`);
     const stderr = [...noise, 'Error: UPGRADE FAILED: context deadline exceeded'].join('\n') + '\n';

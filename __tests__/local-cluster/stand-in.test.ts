@@ -6,7 +6,7 @@
 // It runs in its own run dir (.cache/lc-stand-in-test) so a developer's stand-in is
 // never touched, and is stopped again at the end.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,11 @@ import { join } from 'node:path';
 import { awsClients } from '../../src/aws/clients.js';
 import { resolveImages } from '../../src/aws/ecr.js';
 import { describeActiveCluster, writeKubeconfig, type EksCluster } from '../../src/aws/eks.js';
-import { createEksToken } from '../../src/aws/token.js';
+import { createEksToken, eksTokenSource } from '../../src/aws/token.js';
+import { DeployError } from '../../src/errors.js';
+import { findHelm, requireSupportedHelm } from '../../src/helm/binary.js';
+import { Helm } from '../../src/helm/helm.js';
+import { execRunner } from '../../src/process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const LC = join(REPO, 'local-cluster');
@@ -201,6 +205,38 @@ describe('local EKS stand-in', () => {
     const log = readFileSync(join(RUN, 'logs', 'harness.log'), 'utf8');
     expect(log).toContain('refused: SignatureDoesNotMatch');
     expect(log).toContain('refused: X-Amz-Date is expired');
+  });
+
+  it.each([
+    ['helm 3', join(REPO, '.cache', 'tools', 'helm3', 'helm')],
+    ['helm 4', join(REPO, '.cache', 'tools', 'helm4', 'helm')],
+  ])('%s authenticates with the token minted in process, never starting the exec plugin', async (_, path) => {
+    // An exec plugin that fails loudly: if helm ran it, the command would fail with its words.
+    const plugin = join(tmp, 'plugin-must-not-run.sh');
+    writeFileSync(plugin, '#!/bin/sh\necho "exec plugin ran" >&2\nexit 1\n', { mode: 0o755 });
+    const kube = await writeKubeconfig(cluster, { command: plugin, args: [] }, { dir: tmp });
+    const helmBinary = requireSupportedHelm(await findHelm({ run: execRunner, explicit: path }));
+    const { credentials } = awsClients(cluster.region);
+    const minted: string[] = [];
+    const token = eksTokenSource({
+      clusterName: cluster.name,
+      region: cluster.region,
+      credentials,
+      onToken: (t) => minted.push(t),
+    });
+    const withToken = new Helm({ run: execRunner, helm: helmBinary, kubeconfig: kube.path, token });
+    const withPlugin = new Helm({ run: execRunner, helm: helmBinary, kubeconfig: kube.path });
+
+    const listed = await withToken.releases('default');
+    const history = await withToken.history('no-such-release', 'default');
+    const refused = await withPlugin.releases('default').catch((e: unknown) => e);
+
+    expect(listed).toBeInstanceOf(Map);
+    expect(history).toEqual([]);
+    expect(minted).toHaveLength(1);
+    expect(refused).toBeInstanceOf(DeployError);
+    expect((refused as DeployError).describe()).toContain('exec plugin ran');
+    await kube.dispose();
   });
 
   it("resolves the seeded services' v1 digests in ECR, and the harness counts the calls", async () => {

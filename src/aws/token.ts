@@ -101,3 +101,38 @@ function queryString(query: Record<string, string | string[] | null>): string {
 function isoSeconds(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+/**
+ * EKS tokens for the helm processes of one run, minted in this process (a SigV4
+ * presign, no network) instead of by the kubeconfig's exec plugin, which starts a
+ * Node process per helm command. `need(seconds)` gives a token that stays valid for
+ * that long: the last one while it does, else a fresh one; undefined when even a
+ * fresh token would expire first (a wait longer than a token lives), in which case
+ * the caller leaves authentication to the exec plugin, which refreshes.
+ */
+export type EksTokenSource = (validForSeconds: number) => Promise<string | undefined>;
+
+export function eksTokenSource(
+  opts: Omit<EksTokenOptions, 'now'> & { clock?: () => Date; onToken?: (token: string) => void },
+): EksTokenSource {
+  const clock = opts.clock ?? (() => new Date());
+  let last: { token: string; validUntil: number } | undefined;
+  let pending: Promise<{ token: string; validUntil: number }> | undefined;
+  return async (validForSeconds) => {
+    const now = clock().getTime();
+    const wanted = now + validForSeconds * 1000;
+    if (last && last.validUntil >= wanted) return last.token;
+    if (validForSeconds * 1000 > TOKEN_LIFETIME_MS) return undefined;
+    // Helm commands started together share one mint.
+    pending ??= createEksToken({ ...opts, now: new Date(now) })
+      .then((t) => {
+        opts.onToken?.(t.token);
+        return { token: t.token, validUntil: now + TOKEN_LIFETIME_MS };
+      })
+      .finally(() => {
+        pending = undefined;
+      });
+    last = await pending;
+    return last.token;
+  };
+}

@@ -11,6 +11,7 @@
 import { load } from 'js-yaml';
 import { DeployError, inputError, type ErrorKind } from '../errors.js';
 import type { Runner, RunResult } from '../process.js';
+import type { EksTokenSource } from '../aws/token.js';
 import type { SupportedHelm } from './binary.js';
 
 export type HelmMajor = 3 | 4;
@@ -215,7 +216,16 @@ export interface HelmOptions {
   kubeconfig?: string;
   /** More environment, e.g. HELM_CACHE_HOME in tests. */
   env?: Record<string, string>;
+  /**
+   * EKS tokens minted in this process, handed to each helm command as HELM_KUBETOKEN,
+   * so helm does not start the kubeconfig's exec plugin (a Node process) per command.
+   * When it has no token that lasts the command's longest wait, the exec plugin does the work.
+   */
+  token?: EksTokenSource;
 }
+
+/** Helm's default --timeout (hooks, uninstall) plus a margin: how long a token must last when a call names no timeout. */
+const DEFAULT_CALL_SECONDS = 5 * 60 + 60;
 
 interface Call {
   kind: ErrorKind;
@@ -224,6 +234,8 @@ interface Call {
   namespace?: string;
   input?: string;
   secrets?: string[];
+  /** The call's --timeout: its token must outlive it. */
+  timeoutSeconds?: number;
 }
 
 export class Helm {
@@ -243,8 +255,13 @@ export class Helm {
   }
 
   private async run(args: string[], c: Call): Promise<RunResult> {
+    // A failure to mint (credentials) is the token's own error, not helm's.
+    const token = await this.opts.token?.(
+      c.timeoutSeconds === undefined ? DEFAULT_CALL_SECONDS : c.timeoutSeconds + 60,
+    );
+    const env = token ? { ...this.env, HELM_KUBETOKEN: token } : this.env;
     try {
-      return await this.opts.run(this.opts.helm.path, args, { env: this.env, input: c.input });
+      return await this.opts.run(this.opts.helm.path, args, { env, input: c.input });
     } catch (err) {
       // The Runner only throws when the process could not start at all.
       throw helmError(c.kind, c.what, args, { exitCode: -1, stdout: '', stderr: String(err) }, c);
@@ -259,6 +276,7 @@ export class Helm {
       what: `helm upgrade of ${p.release}`,
       release: p.release,
       namespace: p.namespace,
+      timeoutSeconds: p.timeoutSeconds,
     });
     return parseUpgradeOutput(res.stdout);
   }
@@ -328,6 +346,7 @@ export class Helm {
       what: `helm rollback of ${release} to revision ${revision}`,
       release,
       namespace,
+      timeoutSeconds,
     });
   }
 
