@@ -8,4 +8,5 @@ export default {
   testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/e2e/'],
   testTimeout: 60_000,
+  setupFiles: ['<rootDir>/__tests__/setup-env.mjs'],
 };

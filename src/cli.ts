@@ -280,5 +280,14 @@ function isEntryPoint(): boolean {
   }
 }
 if (isEntryPoint()) {
+  // On Node < 22 the AWS SDK warns that its releases after January 2027 will need Node 22.
+  // The SDK here is pinned, so that is nothing a user of this tool can act on; say it once
+  // in the README instead of on every run. Set the variable to "false" to see it.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // `ecommerce-deploy plan | head`: the reader has what it wanted; stop quietly, not with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   process.exitCode = await main(process.argv.slice(2));
 }

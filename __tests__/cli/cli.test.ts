@@ -361,6 +361,46 @@ describe('the bundled CLI (dist/cli.js)', () => {
     expect(res.stdout).toBe('');
   });
 
+  it('stops quietly when its reader closes the pipe early (`| head`)', () => {
+    // `true` exits before node has started, so every write meets a closed pipe.
+    const res = spawnSync(
+      'bash',
+      [
+        '--norc',
+        '-c',
+        `"$0" "$1" plan --help | true; echo "exit \${PIPESTATUS[0]}" >&2`,
+        process.execPath,
+        join(outdir, 'cli.js'),
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH } },
+    );
+    expect(res.stderr).not.toContain('EPIPE');
+    expect(res.stderr.trim()).toBe('exit 0');
+  });
+
+  const nodeBelow22 = Number(process.versions.node.split('.')[0]) < 22;
+  (nodeBelow22 ? it : it.skip)("hides the pinned AWS SDK's Node 22 notice unless asked for it", () => {
+    const env = {
+      PATH: process.env.PATH,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:1', // refused at once: the plan stops at the ECR check
+    };
+    const plan = (extra: Record<string, string>) =>
+      spawnSync(process.execPath, [join(outdir, 'cli.js'), 'plan', '--tag', 'abc', '--region', 'us-east-1'], {
+        encoding: 'utf8',
+        env: { ...env, ...extra },
+      });
+
+    const quiet = plan({});
+    const asked = plan({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' });
+
+    expect(quiet.status).toBe(2);
+    expect(quiet.stderr).toContain('ECR DescribeRepositories failed');
+    expect(quiet.stderr).not.toContain('NodeVersionSupportWarning');
+    expect(asked.stderr).toContain('NodeVersionSupportWarning');
+  });
+
   it('is executable with a node shebang', () => {
     expect(readFileSync(join(outdir, 'cli.js'), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
     const res = spawnSync(join(outdir, 'cli.js'), ['--help'], { encoding: 'utf8' });
