@@ -21,7 +21,7 @@ import { loadDeployConfig } from './config/load.js';
 import { makePlan } from './config/plan.js';
 import { resolveImages, ecrLogin } from './aws/ecr.js';
 import { describeActiveCluster, writeKubeconfig } from './aws/eks.js';
-import { eksTokenSource } from './aws/token.js';
+import { eksTokenSource, type EksTokenSource } from './aws/token.js';
 import { DeployError, inputError } from './errors.js';
 import { findHelm, requireSupportedHelm, type SupportedHelm } from './helm/binary.js';
 import { Helm, assertNoPendingReleases, type RenderParams, type ReleaseInfo } from './helm/helm.js';
@@ -71,11 +71,14 @@ export interface KubeAccess {
   verifier(kubeconfig: string): (req: Omit<VerifyRequest, 'kc'>) => Promise<Verification>;
 }
 
-/** The real API server, through one KubeConfig per run whose token is fetched once. */
-function apiServer(): KubeAccess {
+/**
+ * The real API server, through one KubeConfig per run whose token is fetched once,
+ * or minted in process when this run resolved the EKS cluster itself.
+ */
+function apiServer(token?: EksTokenSource): KubeAccess {
   const connections = new Map<string, Promise<KubeConfig>>();
   const connect = (path: string) =>
-    connections.get(path) ?? connections.set(path, connectKubeConfig(path)).get(path)!;
+    connections.get(path) ?? connections.set(path, connectKubeConfig(path, token)).get(path)!;
   return {
     tracker: async (kubeconfig, namespace, out) =>
       RolloutTracker.start({ kubeconfig: await connect(kubeconfig), namespace, out }),
@@ -121,7 +124,7 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
         request.mode === 'plan',
       );
       warnAboutDeadlines(plan, rendered, run);
-      const kube = deps.kube ?? apiServer();
+      const kube = deps.kube ?? apiServer(cluster.token);
       // Both authenticate first (an EKS token each): start the watches while helm lists the releases.
       const [listed, started] = await Promise.allSettled([
         helm.releases(plan.namespace),

@@ -6,6 +6,7 @@
 // It runs in its own run dir (.cache/lc-stand-in-test) so a developer's stand-in is
 // never touched, and is stopped again at the end.
 import { spawnSync } from 'node:child_process';
+import { CoreV1Api, Watch } from '@kubernetes/client-node';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -18,6 +19,7 @@ import { createEksToken, eksTokenSource } from '../../src/aws/token.js';
 import { DeployError } from '../../src/errors.js';
 import { findHelm, requireSupportedHelm } from '../../src/helm/binary.js';
 import { Helm } from '../../src/helm/helm.js';
+import { connectKubeConfig } from '../../src/kube/client.js';
 import { execRunner } from '../../src/process.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -236,6 +238,42 @@ describe('local EKS stand-in', () => {
     expect(minted).toHaveLength(1);
     expect(refused).toBeInstanceOf(DeployError);
     expect((refused as DeployError).describe()).toContain('exec plugin ran');
+    await kube.dispose();
+  });
+
+  it('the Kubernetes client, too, takes its token from the source: requests and watches, no exec plugin', async () => {
+    const plugin = join(tmp, 'plugin-must-not-run.sh');
+    writeFileSync(plugin, '#!/bin/sh\necho "exec plugin ran" >&2\nexit 1\n', { mode: 0o755 });
+    const kube = await writeKubeconfig(cluster, { command: plugin, args: [] }, { dir: tmp });
+    const minted: string[] = [];
+    const token = eksTokenSource({
+      clusterName: cluster.name,
+      region: cluster.region,
+      credentials: awsClients(cluster.region).credentials,
+      onToken: (t) => minted.push(t),
+    });
+
+    const kc = await connectKubeConfig(kube.path, token);
+    const nodes = await kc.makeApiClient(CoreV1Api).listNode();
+    let started: Promise<AbortController> | undefined;
+    const watched = await new Promise<string>((done, fail) => {
+      started = new Watch(kc).watch(
+        '/api/v1/nodes',
+        {},
+        (phase, node: { metadata: { name: string } }) => done(`${phase} ${node.metadata.name}`),
+        fail,
+      );
+      started.catch(fail);
+    });
+    (await started!).abort();
+    const withPlugin = await connectKubeConfig(kube.path).catch((e: unknown) => e);
+
+    expect(nodes.items).toHaveLength(3);
+    expect(watched).toMatch(/^ADDED /);
+    expect(minted).toHaveLength(1);
+    expect(withPlugin).toBeInstanceOf(DeployError);
+    expect((withPlugin as DeployError).describe()).toContain('exec plugin ran');
+    expect(readFileSync(kube.path, 'utf8')).toContain('plugin-must-not-run.sh'); // the file is unchanged
     await kube.dispose();
   });
 

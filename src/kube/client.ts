@@ -2,7 +2,8 @@
  * The one place a kubeconfig becomes API clients, and API failures become sentences.
  */
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
-import { preflightError } from '../errors.js';
+import type { EksTokenSource } from '../aws/token.js';
+import { DeployError, preflightError } from '../errors.js';
 
 export function loadKubeConfig(path: string): KubeConfig {
   const kc = new KubeConfig();
@@ -24,17 +25,29 @@ export function loadKubeConfig(path: string): KubeConfig {
   return kc;
 }
 
+/** An in-memory auth provider name no kubeconfig on disk uses: requests take their token from the source. */
+const EKS_TOKEN_PROVIDER = 'ecommerce-deploy-eks-token';
+/** A request authenticates once, when it starts (a watch keeps its connection after the token expires). */
+const REQUEST_TOKEN_SECONDS = 60;
+
 /**
  * Loads the kubeconfig and fetches its credential once. client-node caches an exec
  * plugin's token per KubeConfig, but requests that start together before the first
  * token arrives each run the plugin; with an EKS token plugin that is a process per
  * request. One primed KubeConfig per run avoids that.
+ *
+ * With `token` (an EKS cluster this run resolved), requests take their bearer token
+ * from it instead of the kubeconfig's exec plugin: no process at all. The file is
+ * unchanged; only this KubeConfig's current user is replaced in memory.
  */
-export async function connectKubeConfig(path: string): Promise<KubeConfig> {
+export async function connectKubeConfig(path: string, token?: EksTokenSource): Promise<KubeConfig> {
   const kc = loadKubeConfig(path);
+  if (token) useTokenSource(kc, token);
   try {
     await kc.applyToFetchOptions({});
   } catch (err) {
+    // A token minted in process fails with its own explanation (no credentials, access denied).
+    if (err instanceof DeployError) throw err;
     throw preflightError(`cannot get credentials for the cluster: ${(err as Error).message.trim()}`, {
       where: { file: path },
       hint: "check the AWS credentials (the kubeconfig's exec plugin mints the EKS token with them)",
@@ -42,6 +55,27 @@ export async function connectKubeConfig(path: string): Promise<KubeConfig> {
     });
   }
   return kc;
+}
+
+function useTokenSource(kc: KubeConfig, token: EksTokenSource) {
+  const user = kc.getCurrentUser();
+  const context = kc.getContextObject(kc.getCurrentContext());
+  if (!user || !context) return;
+  const replaced = { name: user.name, authProvider: { name: EKS_TOKEN_PROVIDER, config: {} } };
+  kc.loadFromOptions({
+    clusters: kc.getClusters(),
+    contexts: kc.getContexts(),
+    currentContext: kc.getCurrentContext(),
+    users: kc.getUsers().map((u) => (u.name === user.name ? replaced : u)),
+  });
+  kc.addAuthenticator({
+    isAuthProvider: (u) => u.authProvider?.name === EKS_TOKEN_PROVIDER,
+    applyAuthentication: async (_u, opts) => {
+      const bearer = await token(REQUEST_TOKEN_SECONDS);
+      if (!bearer) throw new Error('no EKS token');
+      opts.headers = { ...opts.headers, Authorization: `Bearer ${bearer}` };
+    },
+  });
 }
 
 /** HTTP status of a failed API call (ApiException or a watch error), if it has one. */
