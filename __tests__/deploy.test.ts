@@ -4,10 +4,15 @@
  * fake at the exec boundary and recorded, so each test can assert what would have
  * changed; AWS is mocked at the SDK client.
  */
-import { mkdtempSync, writeFileSync, readFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { BatchGetImageCommand, DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
+import {
+  BatchGetImageCommand,
+  DescribeRepositoriesCommand,
+  ECRClient,
+  GetAuthorizationTokenCommand,
+} from '@aws-sdk/client-ecr';
 import { DescribeClusterCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsClients } from '../src/aws/clients.js';
@@ -560,5 +565,97 @@ describe('plan', () => {
     });
     expect(report.warnings.join('\n')).toContain('ECR image check skipped');
     expect(t.calls.filter((a) => a[0] !== 'version' && a[0] !== 'template')).toEqual([]);
+  });
+});
+
+describe('a chart from ECR (OCI)', () => {
+  /** The shipped deploy file with its chart in another account's ECR; paths made absolute. */
+  function ociDeployFile(chart: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'oci-deploy-'));
+    const text = readFileSync('deploy.yaml', 'utf8')
+      .replace(/^chart: .*$/m, `chart: ${chart}\nchartVersion: 0.1.0`)
+      .replaceAll('charts/ecommerce-service/', `${resolve('charts/ecommerce-service')}/`);
+    writeFileSync(join(dir, 'deploy.yaml'), text);
+    return join(dir, 'deploy.yaml');
+  }
+
+  it("logs helm into the chart's registry for this run only, with the password on stdin, masked", async () => {
+    const host = '210987654321.dkr.ecr.eu-west-1.amazonaws.com';
+    const chart = `oci://${host}/charts/ecommerce-service`;
+    const t = setup();
+    const password = 'ecr-password-for-this-run';
+    const regions: string[] = [];
+    const ecrFor = (region: string) => {
+      regions.push(region);
+      const { ecr, mock } = ecrWith(() => true);
+      mock.on(GetAuthorizationTokenCommand).resolves({
+        authorizationData: [
+          {
+            authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'),
+            proxyEndpoint: `https://${REGISTRY}`, // the caller's own registry, not the chart's
+          },
+        ],
+      });
+      return ecr;
+    };
+    const eks = t.deps.awsClients('us-east-1').eks;
+    t.deps.awsClients = (region) => ({ ecr: ecrFor(region), eks });
+    const seen: { args: string[]; env?: Record<string, string>; input?: string }[] = [];
+    const local = resolve('charts/ecommerce-service');
+    t.deps.run = (async (command, args, options) => {
+      seen.push({ args, env: options?.env, input: options?.input });
+      if (args[0] === 'registry') return { exitCode: 0, stdout: '', stderr: 'Login Succeeded\n' };
+      if (args[0] === 'show')
+        return { exitCode: 0, stdout: readFileSync(join(local, 'Chart.yaml'), 'utf8'), stderr: '' };
+      // helm cannot pull from this made-up registry: render the same chart from disk.
+      return runner().run(
+        command,
+        args.map((a) => (a === chart ? local : a)),
+        options,
+      );
+    }) as Runner;
+
+    const report = await runPipeline(request({ configPath: ociDeployFile(chart) }), t.deps);
+
+    expect(exitCodeOf(report)).toBe(0);
+    const login = seen.find((c) => c.args[0] === 'registry')!;
+    expect(login.args).toEqual(['registry', 'login', host, '--username', 'AWS', '--password-stdin']);
+    expect(login.input).toBe(password);
+    expect(regions).toContain('eu-west-1');
+    expect(t.out.secrets).toContain(password);
+    expect(t.out.text()).not.toContain(password);
+    // Every helm command of the run reads the login from one private file, gone afterwards.
+    const configs = new Set(
+      seen.filter((c) => c.args[0] !== 'version').map((c) => c.env?.HELM_REGISTRY_CONFIG),
+    );
+    expect(configs.size).toBe(1);
+    const [config] = [...configs];
+    expect(config).toMatch(new RegExp(`^${tmpdir()}/ecommerce-deploy-[^/]+/registry.json$`));
+    expect(existsSync(config!)).toBe(false);
+    const upgrade = seen.find((c) => c.args[0] === 'upgrade')!;
+    expect(upgrade.args).toEqual(expect.arrayContaining(['--version', '0.1.0']));
+  });
+
+  it("leaves helm's own registry config alone for a chart outside ECR", async () => {
+    const chart = 'oci://ghcr.io/org/charts/ecommerce-service';
+    const t = setup();
+    const seen: { args: string[]; env?: Record<string, string> }[] = [];
+    const local = resolve('charts/ecommerce-service');
+    t.deps.run = (async (command, args, options) => {
+      seen.push({ args, env: options?.env });
+      if (args[0] === 'show')
+        return { exitCode: 0, stdout: readFileSync(join(local, 'Chart.yaml'), 'utf8'), stderr: '' };
+      return runner().run(
+        command,
+        args.map((a) => (a === chart ? local : a)),
+        options,
+      );
+    }) as Runner;
+
+    const report = await runPipeline(request({ configPath: ociDeployFile(chart) }), t.deps);
+
+    expect(exitCodeOf(report)).toBe(0);
+    expect(seen.some((c) => c.args[0] === 'registry')).toBe(false);
+    expect(seen.every((c) => c.env?.HELM_REGISTRY_CONFIG === undefined)).toBe(true);
   });
 });

@@ -19,7 +19,7 @@ import * as yaml from 'js-yaml';
 import pLimit from 'p-limit';
 import { loadDeployConfig } from './config/load.js';
 import { makePlan } from './config/plan.js';
-import { resolveImages, ecrLogin } from './aws/ecr.js';
+import { ecrLogin, ecrRegistryRegion, resolveImages } from './aws/ecr.js';
 import { describeActiveCluster, writeKubeconfig } from './aws/eks.js';
 import { eksTokenSource, type EksTokenSource } from './aws/token.js';
 import { DeployError, inputError } from './errors.js';
@@ -100,9 +100,22 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
     run.plan = plan;
     const helmBinary = await prepareHelm(request, deps);
     const images = await checkImages(plan, deps, run);
-    const chart = await chartInfo(plan, helmBinary, deps);
+    // An ECR login is for this run only: helm keeps it in a file in the private work dir
+    // (removed at the end), never in the user's own helm registry config.
+    const helmEnv = ecrChartRegistry(plan)
+      ? { HELM_REGISTRY_CONFIG: join(workDir, 'registry.json') }
+      : undefined;
+    const chart = await chartInfo(plan, new Helm({ run: deps.run, helm: helmBinary, env: helmEnv }), deps);
     if (request.mode === 'plan' && !request.kubeconfig && !request.cluster) {
-      await renderAll(plan, images, chart, new Helm({ run: deps.run, helm: helmBinary }), workDir, deps, run);
+      await renderAll(
+        plan,
+        images,
+        chart,
+        new Helm({ run: deps.run, helm: helmBinary, env: helmEnv }),
+        workDir,
+        deps,
+        run,
+      );
       return run.finish('planned');
     }
     const cluster = await connect(request, deps, run);
@@ -112,6 +125,7 @@ export async function runPipeline(request: DeployRequest, given: PipelineDeps): 
         helm: helmBinary,
         kubeconfig: cluster.path,
         token: cluster.token,
+        env: helmEnv,
       });
       const rendered = await renderAll(
         plan,
@@ -246,7 +260,16 @@ interface ChartInfo {
   ociVersion?: string;
 }
 
-async function chartInfo(plan: Plan, helmBinary: SupportedHelm, deps: PipelineDeps): Promise<ChartInfo> {
+/** The ECR registry (host and region) an OCI chart lives in, if it lives in ECR. */
+function ecrChartRegistry(plan: Plan): { host: string; region: string } | undefined {
+  const { chart } = plan.config;
+  if (chart.kind !== 'oci') return undefined;
+  const host = new URL(chart.ref.replace(/^oci:/, 'https:')).host;
+  const region = ecrRegistryRegion(host);
+  return region ? { host, region } : undefined;
+}
+
+async function chartInfo(plan: Plan, helm: Helm, deps: PipelineDeps): Promise<ChartInfo> {
   const { chart } = plan.config;
   if (chart.kind === 'local') {
     const meta = yaml.load(await readFile(join(chart.path, 'Chart.yaml'), 'utf8')) as {
@@ -255,12 +278,13 @@ async function chartInfo(plan: Plan, helmBinary: SupportedHelm, deps: PipelineDe
     };
     return { ref: chart.path, name: meta.name, version: meta.version };
   }
-  const helm = new Helm({ run: deps.run, helm: helmBinary });
-  const host = new URL(chart.ref.replace(/^oci:/, 'https:')).host;
-  if (/\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$/.test(host)) {
-    const region = host.split('.')[3] ?? ecrRegion(plan.request);
-    const login = await ecrLogin(deps.awsClients(region).ecr, deps.out);
-    await helm.registryLogin(login.host, login.username, login.password);
+  const registry = ecrChartRegistry(plan);
+  if (registry) {
+    const login = await ecrLogin(deps.awsClients(registry.region).ecr, deps.out);
+    // The chart's registry, not the caller's own (ECR's proxyEndpoint): a shared chart
+    // often lives in another account, and the token is good for every registry the
+    // identity may pull from.
+    await helm.registryLogin(registry.host, login.username, login.password);
   }
   const version = await helm.chartVersion(chart.ref, chart.version);
   return {

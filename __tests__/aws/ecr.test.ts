@@ -10,7 +10,7 @@ import { fromEnv } from '@aws-sdk/credential-providers';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DeployError } from '../../src/errors.js';
 import { MemoryOutput } from '../../src/report/output.js';
-import { ecrLogin, resolveImages, type ImageRequest } from '../../src/aws/ecr.js';
+import { ecrLogin, ecrRegistryRegion, resolveImages, type ImageRequest } from '../../src/aws/ecr.js';
 
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const SERVICES = [
@@ -310,5 +310,26 @@ describe('ecrLogin', () => {
     const err = await rejection(ecrLogin(client, new MemoryOutput()));
 
     expect(err.message).toBe('ECR GetAuthorizationToken: access denied');
+  });
+});
+
+describe('ecrRegistryRegion', () => {
+  it.each([
+    ['123456789012.dkr.ecr.us-east-1.amazonaws.com', 'us-east-1'],
+    ['123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com', 'us-gov-west-1'],
+    ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn', 'cn-north-1'],
+    ['123456789012.dkr-ecr.eu-west-1.on.aws', 'eu-west-1'],
+  ])('%s is ECR in %s', (host, region) => {
+    expect(ecrRegistryRegion(host)).toBe(region);
+  });
+
+  it.each([
+    'ghcr.io',
+    'public.ecr.aws',
+    '123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example',
+    'x123456789012.dkr.ecr.us-east-1.amazonaws.com',
+    '127.0.0.1:5000',
+  ])('%s is not an ECR private registry', (host) => {
+    expect(ecrRegistryRegion(host)).toBeUndefined();
   });
 });

@@ -238,6 +238,18 @@ export async function ecrLogin(ecr: ECRClient, out: Output): Promise<EcrLogin> {
   return { host: registryHost(data.proxyEndpoint), username: decoded.slice(0, colon), password };
 }
 
+/**
+ * The region of an ECR registry host, or undefined for any other host:
+ * `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]` and the dual-stack
+ * `<account>.dkr-ecr[-fips].<region>.on.aws`.
+ */
+export function ecrRegistryRegion(host: string): string | undefined {
+  const m =
+    /^\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(host) ??
+    /^\d{12}\.dkr-ecr(?:-fips)?\.([a-z0-9-]+)\.on\.aws$/.exec(host);
+  return m?.[1];
+}
+
 /** proxyEndpoint is `https://<host>`; helm wants the bare host. */
 function registryHost(proxyEndpoint: string): string {
   return proxyEndpoint.includes('://') ? new URL(proxyEndpoint).host : proxyEndpoint.replace(/\/+$/, '');
