@@ -3,6 +3,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler  (k8s.io/kubernetes v1.35.4)
 #   etcd                                                     (go.etcd.io/etcd/server/v3 v3.6.16)
 #   kwok                                                     (sigs.k8s.io/kwok v0.8.0)
+#   ecr-registry                                             (ours, on go-containerregistry v0.22.1)
 # Versions are pinned by the wrapper modules in ./go/*/go.mod + go.sum. The cache
 # directory name is a hash of those files (and the Go version + flags below), so
 # changing a version builds into a new directory and a fresh clone reuses the old one.
@@ -54,6 +55,14 @@ build kwok "-s -w" kwok -- sigs.k8s.io/kwok/cmd/kwok
 build kube "$k8s_ldflags" kube-apiserver kube-controller-manager kube-scheduler -- \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler
+
+# The stand-in's ECR registry for OCI charts: our main package around go-containerregistry's
+# registry (go/registry/main.go). Cached under a key of its own (lib.sh).
+KUBE_BIN=$BIN
+BIN="$(lc_registry_bin_dir)"
+mkdir -p "$BIN"
+build registry "-s -w" ecr-registry -- .
+BIN=$KUBE_BIN
 
 "$BIN/kube-apiserver" --version >&2
 "$BIN/etcd" --version | sed -n 1p >&2 # sed, not head: head exiting early would SIGPIPE etcd and fail under pipefail

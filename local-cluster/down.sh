@@ -8,7 +8,7 @@ source "$HERE/lib.sh"
 PIDS="$LC_RUN/pids"
 
 # Stop in reverse start order: clients (pod-logs.py, kwok, ...) before the apiserver, then etcd and the AWS harness.
-ORDER=(pod-logs kwok kube-scheduler kube-controller-manager kube-apiserver etcd harness)
+ORDER=(pod-logs kwok kube-scheduler kube-controller-manager kube-apiserver etcd registry harness)
 pgids=()
 for name in "${ORDER[@]}"; do
   f="$PIDS/$name.pid"

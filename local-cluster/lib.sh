@@ -14,10 +14,18 @@ LC_BUILD_REV=1
 # bin-<hash>: hash of what determines the binaries (versions pinned by the
 # wrapper modules, Go version, build flags revision).
 lc_bin_dir() {
-  local h
+  local h m
   h="$( { echo "rev $LC_BUILD_REV"; go version;
-          cat "$LC_DIR"/go/*/go.mod "$LC_DIR"/go/*/go.sum; } | sha256sum | cut -c1-16)"
+          for m in go.mod go.sum; do cat "$LC_DIR"/go/{etcd,kube,kwok}/$m; done; } | sha256sum | cut -c1-16)"
   echo "$LC_CACHE/bin-$h"
+}
+# The stand-in's own helper (go/registry, our source): a key of its own, so changing it
+# never rebuilds the Kubernetes binaries.
+lc_registry_bin_dir() {
+  local h
+  h="$( { go version; cat "$LC_DIR"/go/registry/go.mod "$LC_DIR"/go/registry/go.sum "$LC_DIR"/go/registry/*.go; } |
+        sha256sum | cut -c1-16)"
+  echo "$LC_CACHE/registry-$h"
 }
 
 # A process that has exited but is not yet reaped (a zombie, state Z) is not running.

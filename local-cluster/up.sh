@@ -21,6 +21,11 @@ ECR_REPOSITORIES="${LOCAL_CLUSTER_ECR_REPOSITORIES:-}"  # extra repositories bes
 # The test credentials the harness's webhook knows (AWS's documented example key pair).
 AWS_TEST_KEY_ID=AKIAIOSFODNN7EXAMPLE
 AWS_TEST_SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+# ECR's registry for OCI charts: moto's account, and the password moto's
+# GetAuthorizationToken hands out for it (user AWS).
+ECR_ACCOUNT=123456789012
+ECR_HOST="$ECR_ACCOUNT.dkr.ecr.$REGION.amazonaws.com"
+ECR_PASSWORD="$ECR_ACCOUNT-auth-token"
 
 # "2s", "500ms" or plain milliseconds -> milliseconds.
 to_ms() {
@@ -41,10 +46,13 @@ alive() { [[ -f $PIDS/$1.pid ]] && lc_pid_running "$(cat "$PIDS/$1.pid")"; }
 
 # Already up (e.g. a second call from a test runner)? Reuse it.
 if [[ -f $LC_RUN/env ]] && alive kube-apiserver; then
-  if alive harness && { alive pod-logs || [[ ! -f $PIDS/pod-logs.pid ]]; }; then
+  if alive harness && { alive pod-logs || [[ ! -f $PIDS/pod-logs.pid ]]; } &&
+    { alive registry || [[ ! -f $PIDS/registry.pid ]]; }; then
     log "already running (state in $LC_RUN); use down.sh to stop"
     [[ -f $PIDS/pod-logs.pid ]] ||
       log "(started by an older up.sh: no container logs; down.sh + up.sh give you kubectl logs)"
+    [[ -f $PIDS/registry.pid ]] ||
+      log "(started by an older up.sh: no ECR registry for OCI charts; down.sh + up.sh give you one)"
     log "AWS endpoint: $(sed -n 's/^export AWS_ENDPOINT_URL=//p' "$LC_RUN/env")"
     echo "$KUBECONFIG_ADMIN"
     exit 0
@@ -55,7 +63,7 @@ if [[ -f $LC_RUN/env ]] && alive kube-apiserver; then
     echo "$KUBECONFIG_ADMIN"
     exit 0
   fi
-  log "the AWS harness or pod-logs has died (see $LOGS/); restarting the stand-in"
+  log "the AWS harness, pod-logs or the ECR registry has died (see $LOGS/); restarting the stand-in"
 fi
 if [[ -d $PIDS ]]; then
   log "stale state in $LC_RUN; cleaning it up first"
@@ -63,6 +71,7 @@ if [[ -d $PIDS ]]; then
 fi
 
 BIN="$("$HERE/build.sh" | tail -n1)"
+REGISTRY_BIN="$(lc_registry_bin_dir)"
 bash "$LC_REPO/scripts/moto-env.sh" >&2   # the harness's venv; quick when already installed
 PYTHON="$LC_REPO/.cache/venv/bin/python"
 mkdir -p "$PKI" "$LOGS" "$PIDS"
@@ -84,7 +93,7 @@ free_port() {
 }
 declare -A PORT
 used=" "
-for c in etcd etcd_peer apiserver controller_manager scheduler kwok harness; do
+for c in etcd etcd_peer apiserver controller_manager scheduler kwok harness registry registry_proxy; do
   var="LOCAL_CLUSTER_${c^^}_PORT"
   p="${!var:-}"
   while [[ -z $p || $used == *" $p "* ]]; do p="$(free_port)"; done
@@ -119,6 +128,7 @@ cert kwok "/O=system:masters/CN=kwok" # kwok writes node/pod status, leases, eve
 cert kubelet-serving "/CN=kwok-kubelet" "IP:127.0.0.1,DNS:localhost"
 cert apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client"
 cert pod-logs "/O=system:masters/CN=local-cluster-pod-logs" # creates kwok Logs objects
+cert ecr-registry "/CN=$ECR_HOST" "DNS:$ECR_HOST" # helm reaches it by this name, through the proxy
 # Service account tokens are signed with this key (RSA: what the apiserver expects).
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
 openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -197,6 +207,16 @@ start etcd "$BIN/etcd" --name local --data-dir "$LC_RUN/etcd" \
   --unsafe-no-fsync --quota-backend-bytes 2147483648 # throwaway data: speed over durability
 wait_for "etcd healthy" etcd curl -sS --fail "http://127.0.0.1:${PORT[etcd]}/health"
 wait_for "AWS harness seeded" harness curl -sS --fail "$HARNESS/_harness/ready"
+
+# ECR's OCI registry (charts), by its ECR name through a CONNECT proxy; see go/registry/main.go.
+start registry "$REGISTRY_BIN/ecr-registry" -host "$ECR_HOST" \
+  -registry-listen "127.0.0.1:${PORT[registry]}" -proxy-listen "127.0.0.1:${PORT[registry_proxy]}" \
+  -tls-cert-file "$PKI/ecr-registry.crt" -tls-private-key-file "$PKI/ecr-registry.key" -password "$ECR_PASSWORD"
+registry_asks_credentials() {
+  [[ "$(curl -sS --cacert "$PKI/ca.crt" --proxy "http://127.0.0.1:${PORT[registry_proxy]}" \
+    -o /dev/null -w '%{http_code}' "https://$ECR_HOST/v2/")" == 401 ]]
+}
+wait_for "ECR registry serving, by its ECR name (asks for credentials)" registry registry_asks_credentials
 
 # --endpoint-reconciler-type=none: the "kubernetes" Endpoints may not hold a loopback IP.
 start kube-apiserver "$BIN/kube-apiserver" \
@@ -322,9 +342,18 @@ export AWS_DEFAULT_REGION=$REGION
 export AWS_EC2_METADATA_DISABLED=true
 export EKS_CLUSTER_NAME=$EKS_CLUSTER
 export LOCAL_HARNESS_URL=$HARNESS
+# ECR's OCI registry for charts. helm reaches it by its ECR name through a proxy that
+# routes only that host, trusting the stand-in's CA:
+#   HTTPS_PROXY=\$LOCAL_ECR_PROXY SSL_CERT_FILE=\$LOCAL_CLUSTER_CA helm registry login \$LOCAL_ECR_REGISTRY ...
+export LOCAL_ECR_REGISTRY=$ECR_HOST
+export LOCAL_ECR_PROXY=http://127.0.0.1:${PORT[registry_proxy]}
+export LOCAL_CLUSTER_CA=$PKI/ca.crt
+LOCAL_CLUSTER_REGISTRY_PORT=${PORT[registry]}
+LOCAL_CLUSTER_REGISTRY_PROXY_PORT=${PORT[registry_proxy]}
 EOF
 log "up in $((SECONDS - START))s: apiserver $SERVER, logs in $LOGS"
 log "AWS endpoint: $HARNESS (moto: ECR, IAM, EKS cluster $EKS_CLUSTER in $REGION; calls: $HARNESS/_harness/calls)"
 log "kubeconfig:   $KUBECONFIG_ADMIN (admin, system:masters)"
+log "ECR charts:   oci://$ECR_HOST/... via HTTPS_PROXY=http://127.0.0.1:${PORT[registry_proxy]} (see the env file)"
 log "use: source $LC_RUN/env"
 echo "$KUBECONFIG_ADMIN"

@@ -50,11 +50,16 @@ function script(name: 'up.sh' | 'down.sh') {
 
 /** Fails (never skips) when the binaries are missing: a skipped test hides a broken setup. */
 function requireBuiltCluster() {
-  const dir = spawnSync('bash', ['-c', `source "${LC}/lib.sh" && lc_bin_dir`], { encoding: 'utf8' });
-  const bin = dir.stdout.trim();
-  const missing = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'].filter(
-    (b) => !bin || !existsSync(join(bin, b)),
-  );
+  const dir = spawnSync('bash', ['--norc', '-c', `source "${LC}/lib.sh" && lc_bin_dir && lc_registry_bin_dir`], {
+    encoding: 'utf8',
+  });
+  const [bin, registryBin] = dir.stdout.trim().split('\n');
+  const missing = [
+    ...['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'].map((b) => [bin, b]),
+    [registryBin, 'ecr-registry'],
+  ]
+    .filter(([d, b]) => !d || !existsSync(join(d, b!)))
+    .map(([, b]) => b);
   if (dir.status !== 0 || missing.length) {
     throw new Error(
       `the local cluster is not built (missing ${missing.join(', ') || 'bin dir'} in ${bin || '?'}): ` +
@@ -332,7 +337,7 @@ describe('local EKS stand-in', () => {
 
   it('down.sh leaves no process of its run dir', () => {
     const pids = readdirSync(join(RUN, 'pids')).map((f) => Number(readFileSync(join(RUN, 'pids', f), 'utf8')));
-    expect(pids).toHaveLength(7); // etcd, apiserver, controller-manager, scheduler, kwok, pod-logs, harness
+    expect(pids).toHaveLength(8); // etcd, apiserver, controller-manager, scheduler, kwok, pod-logs, harness, registry
 
     const down = script('down.sh');
 
