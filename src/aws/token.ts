@@ -103,12 +103,12 @@ function isoSeconds(date: Date): string {
 }
 
 /**
- * EKS tokens for the helm processes of one run, minted in this process (a SigV4
- * presign, no network) instead of by the kubeconfig's exec plugin, which starts a
- * Node process per helm command. `need(seconds)` gives a token that stays valid for
- * that long: the last one while it does, else a fresh one; undefined when even a
- * fresh token would expire first (a wait longer than a token lives), in which case
- * the caller leaves authentication to the exec plugin, which refreshes.
+ * EKS tokens for one run's helm commands and API requests, minted in this process (a
+ * SigV4 presign, no network) instead of by the kubeconfig's exec plugin, which starts
+ * a Node process each time. `source(seconds)` gives a token that stays valid for that
+ * long: the last one while it does, else a fresh one; undefined when even a fresh
+ * token would expire first (a wait longer than a token lives), in which case the
+ * caller leaves authentication to the exec plugin, which refreshes.
  */
 export type EksTokenSource = (validForSeconds: number) => Promise<string | undefined>;
 
