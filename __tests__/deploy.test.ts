@@ -579,6 +579,27 @@ describe('a chart from ECR (OCI)', () => {
     return join(dir, 'deploy.yaml');
   }
 
+  /**
+   * helm as `runner()` answers it, recording each call's environment; `show chart` and
+   * `template` of the OCI reference read the same chart from disk (nothing to pull from).
+   */
+  function ociRunner(chart: string) {
+    const seen: { args: string[]; env?: Record<string, string>; input?: string }[] = [];
+    const local = resolve('charts/ecommerce-service');
+    const run = (async (command, args, options) => {
+      seen.push({ args, env: options?.env, input: options?.input });
+      if (args[0] === 'registry') return { exitCode: 0, stdout: '', stderr: 'Login Succeeded\n' };
+      if (args[0] === 'show')
+        return { exitCode: 0, stdout: readFileSync(join(local, 'Chart.yaml'), 'utf8'), stderr: '' };
+      return runner().run(
+        command,
+        args.map((a) => (a === chart ? local : a)),
+        options,
+      );
+    }) as Runner;
+    return { run, seen };
+  }
+
   it("logs helm into the chart's registry for this run only, with the password on stdin, masked", async () => {
     const host = '210987654321.dkr.ecr.eu-west-1.amazonaws.com';
     const chart = `oci://${host}/charts/ecommerce-service`;
@@ -600,20 +621,8 @@ describe('a chart from ECR (OCI)', () => {
     };
     const eks = t.deps.awsClients('us-east-1').eks;
     t.deps.awsClients = (region) => ({ ecr: ecrFor(region), eks });
-    const seen: { args: string[]; env?: Record<string, string>; input?: string }[] = [];
-    const local = resolve('charts/ecommerce-service');
-    t.deps.run = (async (command, args, options) => {
-      seen.push({ args, env: options?.env, input: options?.input });
-      if (args[0] === 'registry') return { exitCode: 0, stdout: '', stderr: 'Login Succeeded\n' };
-      if (args[0] === 'show')
-        return { exitCode: 0, stdout: readFileSync(join(local, 'Chart.yaml'), 'utf8'), stderr: '' };
-      // helm cannot pull from this made-up registry: render the same chart from disk.
-      return runner().run(
-        command,
-        args.map((a) => (a === chart ? local : a)),
-        options,
-      );
-    }) as Runner;
+    const { run, seen } = ociRunner(chart);
+    t.deps.run = run;
 
     const report = await runPipeline(request({ configPath: ociDeployFile(chart) }), t.deps);
 
@@ -639,18 +648,8 @@ describe('a chart from ECR (OCI)', () => {
   it("leaves helm's own registry config alone for a chart outside ECR", async () => {
     const chart = 'oci://ghcr.io/org/charts/ecommerce-service';
     const t = setup();
-    const seen: { args: string[]; env?: Record<string, string> }[] = [];
-    const local = resolve('charts/ecommerce-service');
-    t.deps.run = (async (command, args, options) => {
-      seen.push({ args, env: options?.env });
-      if (args[0] === 'show')
-        return { exitCode: 0, stdout: readFileSync(join(local, 'Chart.yaml'), 'utf8'), stderr: '' };
-      return runner().run(
-        command,
-        args.map((a) => (a === chart ? local : a)),
-        options,
-      );
-    }) as Runner;
+    const { run, seen } = ociRunner(chart);
+    t.deps.run = run;
 
     const report = await runPipeline(request({ configPath: ociDeployFile(chart) }), t.deps);
 

@@ -16,7 +16,7 @@ import {
   type StandInEnv,
 } from '../../scripts/stand-in.mjs';
 import type { Report } from '../../src/model.js';
-import { runNode } from './run.js';
+import { deployCli, type NodeRun } from './run.js';
 
 const NS = 'e2e-oci';
 const HELM4 = resolve('.cache/tools/helm4/helm');
@@ -63,7 +63,7 @@ beforeAll(() => {
 
 describe('a deploy whose chart is an OCI artifact in ECR', () => {
   const chart = () => `oci://${ecr.registry}/charts/ecommerce-service`;
-  let result: Awaited<ReturnType<typeof runNode>>;
+  let result: NodeRun;
   let report: Report;
   let home: string;
   let pullsBefore: number;
@@ -92,27 +92,13 @@ describe('a deploy whose chart is an OCI artifact in ECR', () => {
     pullsBefore = registryLog()
       .split('\n')
       .filter((l) => l.includes(`manifests/${VERSION}`)).length;
-    result = await runNode(
-      env,
-      [
-        resolve('dist/cli.js'),
-        'deploy',
-        '--config',
-        deployFile,
-        '--cluster',
-        env.EKS_CLUSTER_NAME,
-        '--region',
-        env.AWS_REGION,
-        '--namespace',
-        NS,
-        '--tag',
-        'oci-1',
-        '--services',
-        SERVICES.join(','),
-        '--report',
-        join(work, 'report.json'),
-      ],
-      {
+    const run = await deployCli(env, {
+      namespace: NS,
+      tag: 'oci-1',
+      config: deployFile,
+      report: join(work, 'report.json'),
+      extraArgs: ['--services', SERVICES.join(',')],
+      extraEnv: {
         HOME: home,
         XDG_CONFIG_HOME: join(home, '.config'),
         XDG_CACHE_HOME: join(home, '.cache'),
@@ -120,8 +106,10 @@ describe('a deploy whose chart is an OCI artifact in ECR', () => {
         HTTPS_PROXY: ecr.proxy,
         SSL_CERT_FILE: ecr.ca,
       },
-    );
-    report = JSON.parse(readFileSync(join(work, 'report.json'), 'utf8')) as Report;
+    });
+    result = run;
+    if (!run.report) throw new Error(`no JSON report:\n${run.output.slice(-3000)}`);
+    report = run.report;
   });
 
   it('logs in with the ECR token, pulls the chart version named and deploys from it', () => {

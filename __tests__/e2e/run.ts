@@ -57,27 +57,33 @@ export interface DeployOptions {
   /** Where the JSON report goes. */
   report: string;
   extraArgs?: string[];
+  /** More environment for the process (e.g. HOME, HTTPS_PROXY). */
+  extraEnv?: Record<string, string>;
 }
 
 /** `ecommerce-deploy deploy` from dist/cli.js against the stand-in's EKS cluster; returns the run and its JSON report. */
 export async function deployCli(env: StandInEnv, opts: DeployOptions) {
-  const run = await runNode(env, [
-    resolve(repoRoot, 'dist/cli.js'),
-    'deploy',
-    '--config',
-    opts.config ?? resolve(repoRoot, 'deploy.yaml'),
-    '--cluster',
-    env.EKS_CLUSTER_NAME,
-    '--region',
-    env.AWS_REGION,
-    '--namespace',
-    opts.namespace,
-    '--tag',
-    opts.tag,
-    '--report',
-    opts.report,
-    ...(opts.extraArgs ?? []),
-  ]);
+  const run = await runNode(
+    env,
+    [
+      resolve(repoRoot, 'dist/cli.js'),
+      'deploy',
+      '--config',
+      opts.config ?? resolve(repoRoot, 'deploy.yaml'),
+      '--cluster',
+      env.EKS_CLUSTER_NAME,
+      '--region',
+      env.AWS_REGION,
+      '--namespace',
+      opts.namespace,
+      '--tag',
+      opts.tag,
+      '--report',
+      opts.report,
+      ...(opts.extraArgs ?? []),
+    ],
+    opts.extraEnv,
+  );
   let report: Report | undefined;
   try {
     report = JSON.parse(readFileSync(opts.report, 'utf8')) as Report;
