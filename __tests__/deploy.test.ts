@@ -22,15 +22,10 @@ import { preflightError } from '../src/errors.js';
 import { execRunner, type Runner, type RunResult } from '../src/process.js';
 import { MemoryOutput } from '../src/report/output.js';
 import type { DeployRequest } from '../src/model.js';
+import { SERVICES as ALL_SERVICES } from '../scripts/stand-in.mjs';
 
-const SERVICES = [
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-  'api-gateway',
-];
+/** In deploy order: the gateway routes to the others, so its wave comes last. */
+const SERVICES = [...ALL_SERVICES.filter((s) => s !== 'api-gateway'), 'api-gateway'];
 const HELM = process.env.HELM_BIN ?? resolve('.cache/tools/helm4/helm');
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const digestOf = (repo: string) => `sha256:${Buffer.from(repo).toString('hex').padEnd(64, '0').slice(0, 64)}`;

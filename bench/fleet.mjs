@@ -14,7 +14,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CreateRepositoryCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import { ensureStandIn, pushImages, repoRoot, stopStandIn } from '../scripts/stand-in.mjs';
+import { ensureStandIn, pushImages, repoRoot, stopStandIn, SERVICES } from '../scripts/stand-in.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const READY_DELAY = process.env.BENCH_READY_DELAY ?? '2s';
@@ -26,14 +26,8 @@ const CLI = join(repoRoot, 'dist', 'cli.js');
 const CHART = join(repoRoot, 'charts', 'ecommerce-service');
 const PRODUCTION = join(CHART, 'values', 'production.yaml');
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
-const SIX = [
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-  'api-gateway',
-];
+/** In deploy order: the gateway routes to the others, so its wave comes last. */
+const SIX = [...SERVICES.filter((s) => s !== 'api-gateway'), 'api-gateway'];
 const BAD_REPO = 'bench-imagepullbackoff';
 const work = join(repoRoot, '.cache', 'bench');
 const runDir = join(repoRoot, '.cache', 'lc-bench');

@@ -6,16 +6,8 @@
 // API server's webhook, helm upgrade --install, rollout tracking, HPA/PDB checks.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ensureStandIn, kubectl, pushImages, repoRoot, restrictedNamespace } from './stand-in.mjs';
+import { ensureStandIn, kubectl, pushImages, repoRoot, restrictedNamespace, SERVICES } from './stand-in.mjs';
 
-const SERVICES = [
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-];
 const NAMESPACE = 'production';
 
 const log = (msg) => process.stderr.write(`demo: ${msg}\n`);

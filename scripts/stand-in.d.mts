@@ -8,16 +8,24 @@ export type StandInEnv = Record<string, string> & {
   EKS_CLUSTER_NAME: string;
 };
 export const repoRoot: string;
+export const SERVICES: readonly [
+  'api-gateway',
+  'user-service',
+  'product-service',
+  'order-service',
+  'payment-service',
+  'notification-service',
+];
 export function runDirOf(runDir?: string): string;
 export function readStandInEnv(runDir?: string): StandInEnv | undefined;
 export function ensureStandIn(opts?: { runDir?: string; quiet?: boolean }): StandInEnv;
 export function stopStandIn(opts?: { runDir?: string }): void;
 export function pushImages(
   env: StandInEnv,
-  repositories: string[],
+  repositories: readonly string[],
   tag: string,
 ): Promise<Record<string, string>>;
-export function createRepositories(env: StandInEnv, repositories: string[]): Promise<void>;
+export function createRepositories(env: StandInEnv, repositories: readonly string[]): Promise<void>;
 export interface HelmRevision {
   name: string;
   revision: number;

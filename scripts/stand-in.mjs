@@ -12,6 +12,16 @@ import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/cl
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** The six services of deploy.yaml, each with an override file in charts/ecommerce-service/values/services/. */
+export const SERVICES = Object.freeze([
+  'api-gateway',
+  'user-service',
+  'product-service',
+  'order-service',
+  'payment-service',
+  'notification-service',
+]);
+
 /** Run dir of a stand-in: ECOMMERCE_DEPLOY_RUN, else the repo's default. */
 export function runDirOf(runDir) {
   return runDir ?? process.env.ECOMMERCE_DEPLOY_RUN ?? join(repoRoot, '.cache', 'local-cluster');

@@ -11,17 +11,10 @@ import { join } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { DEFAULT_HELM_VERSION } from '../../src/helm/binary.js';
 import { DEFAULTS } from '../../src/request.js';
+import { SERVICES } from '../../scripts/stand-in.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
 const outdir = join(root, '.cache', 'test-dist', 'action');
-const SERVICES = [
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-];
 
 /** Parses the GITHUB_OUTPUT file format (`name<<delimiter`, value lines, `delimiter`). */
 function parseOutputs(text: string): Record<string, string> {

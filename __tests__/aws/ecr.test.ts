@@ -11,16 +11,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DeployError } from '../../src/errors.js';
 import { MemoryOutput } from '../../src/report/output.js';
 import { ecrLogin, ecrRegistryRegion, resolveImages, type ImageRequest } from '../../src/aws/ecr.js';
+import { SERVICES } from '../../scripts/stand-in.mjs';
 
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
-const SERVICES = [
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-];
 
 const digestOf = (repo: string, tag: string) =>
   `sha256:${Buffer.from(`${repo}@${tag}`).toString('hex').padEnd(64, '0').slice(0, 64)}`;
@@ -76,7 +69,7 @@ async function rejection(p: Promise<unknown>): Promise<DeployError> {
   throw new Error('expected the promise to reject');
 }
 
-const request = (tag: string, names = SERVICES): ImageRequest[] =>
+const request = (tag: string, names: readonly string[] = SERVICES): ImageRequest[] =>
   names.map((service) => ({ service, repository: service, tag }));
 
 describe('resolveImages', () => {

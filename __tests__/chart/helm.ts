@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
+import { SERVICES } from '../../scripts/stand-in.mjs';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const chartDir = path.join(repoRoot, 'charts', 'ecommerce-service');
@@ -12,14 +13,7 @@ export const productionValues = path.join(chartDir, 'values', 'production.yaml')
 export const serviceValues = (service: string): string =>
   path.join(chartDir, 'values', 'services', `${service}.yaml`);
 
-export const services = [
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-] as const;
+export const services = SERVICES;
 export type ServiceName = (typeof services)[number];
 
 export interface Helm {

@@ -13,17 +13,10 @@ import {
   readStandInEnv,
   restrictedNamespace,
   type StandInEnv,
+  SERVICES,
 } from '../../scripts/stand-in.mjs';
-import { runNode as runWith } from './run.js';
+import { deployCli, runNode as runWith } from './run.js';
 
-const SERVICES = [
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-];
 const NS = 'e2e-shop';
 const HELM3 = resolve('.cache/tools/helm3/helm');
 const HELM4 = resolve('.cache/tools/helm4/helm');
@@ -185,27 +178,13 @@ describe('a second deploy through the CLI', () => {
       },
       () => {},
     );
-    result = await runNode(
-      [
-        resolve('dist/cli.js'),
-        'deploy',
-        '--config',
-        'deploy.yaml',
-        '--cluster',
-        env.EKS_CLUSTER_NAME,
-        '--region',
-        env.AWS_REGION,
-        '--namespace',
-        NS,
-        '--tag',
-        'release-2',
-        '--concurrency',
-        '6',
-        '--timeout',
-        '180',
-      ],
-      { HELM_BIN: HELM4 },
-    );
+    result = await deployCli(env, {
+      namespace: NS,
+      tag: 'release-2',
+      report: join(mkdtempSync(join(tmpdir(), 'e2e-cli-')), 'report.json'),
+      extraArgs: ['--concurrency', '6', '--timeout', '180'],
+      extraEnv: { HELM_BIN: HELM4 },
+    });
     req.abort();
   });
 
@@ -225,20 +204,11 @@ describe('a second deploy through the CLI', () => {
 describe('a tag missing in ECR', () => {
   it('exits 2, lists the missing images and changes no release', async () => {
     const before = releases();
-    const result = await runNode([
-      resolve('dist/cli.js'),
-      'deploy',
-      '--config',
-      'deploy.yaml',
-      '--cluster',
-      env.EKS_CLUSTER_NAME,
-      '--region',
-      env.AWS_REGION,
-      '--namespace',
-      NS,
-      '--tag',
-      'never-pushed',
-    ]);
+    const result = await deployCli(env, {
+      namespace: NS,
+      tag: 'never-pushed',
+      report: join(mkdtempSync(join(tmpdir(), 'e2e-cli-')), 'report.json'),
+    });
     expect(result.code).toBe(2);
     for (const s of SERVICES) expect(result.stderr + result.stdout).toContain(`${s}:never-pushed`);
     expect(releases()).toEqual(before);

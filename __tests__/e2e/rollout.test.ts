@@ -21,17 +21,10 @@ import {
   restrictedNamespace,
   type HelmRevision,
   type StandInEnv,
+  SERVICES,
 } from '../../scripts/stand-in.mjs';
 import { deployCli, writeDeployFile, type ServiceOverride } from './run.js';
 
-const SERVICES = [
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-];
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const TIMEOUT_S = 300; // the CLI's default rollout timeout, left as it is
 const CRASH_LOG = readFileSync(join(repoRoot, 'local-cluster/logs/crashloop.log'), 'utf8');

@@ -21,20 +21,13 @@ import { findHelm, requireSupportedHelm } from '../../src/helm/binary.js';
 import { Helm } from '../../src/helm/helm.js';
 import { connectKubeConfig } from '../../src/kube/client.js';
 import { execRunner } from '../../src/process.js';
+import { SERVICES } from '../../scripts/stand-in.mjs';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const LC = join(REPO, 'local-cluster');
 const RUN = join(REPO, '.cache', 'lc-stand-in-test');
 const KUBECTL = join(REPO, '.cache', 'tools', 'helm4', 'kubectl');
 const CLI = join(REPO, 'dist', 'cli.js');
-const SERVICES = [
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-];
 /** A user's own AWS settings must not leak into the stand-in's. */
 const AWS_CLEARED = ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE'];
 
