@@ -1,0 +1,657 @@
+/**
+ * The whole pipeline with the real helm binary rendering the real chart. Commands
+ * that would touch a cluster (list, upgrade, rollback, uninstall) are answered by a
+ * fake at the exec boundary and recorded, so each test can assert what would have
+ * changed; AWS is mocked at the SDK client.
+ */
+import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  BatchGetImageCommand,
+  DescribeRepositoriesCommand,
+  ECRClient,
+  GetAuthorizationTokenCommand,
+} from '@aws-sdk/client-ecr';
+import { DescribeClusterCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import { mockClient } from 'aws-sdk-client-mock';
+import { awsClients } from '../../src/aws/clients.js';
+import { runPipeline } from '../../src/pipeline/index.js';
+import type { KubeAccess, PipelineDeps } from '../../src/pipeline/context.js';
+import { exitCodeOf } from '../../src/report/recorder.js';
+import type { RolloutOutcome, TrackRequest } from '../../src/kube/tracker.js';
+import { preflightError } from '../../src/errors.js';
+import { execRunner, type Runner, type RunResult } from '../../src/runner.js';
+import { MemoryOutput } from '../memory-output.js';
+import type { DeployRequest } from '../../src/model.js';
+import { SERVICES as ALL_SERVICES } from '../../scripts/stand-in.mjs';
+
+/** In deploy order: the gateway routes to the others, so its wave comes last. */
+const SERVICES = [...ALL_SERVICES.filter((s) => s !== 'api-gateway'), 'api-gateway'];
+const HELM = process.env.HELM_BIN ?? resolve('.cache/tools/helm4/helm');
+const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+const digestOf = (repo: string) => `sha256:${Buffer.from(repo).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+
+/** `helm list` answering that every service is deployed at `revision`. */
+const listedAt = (revision: number) => ({
+  stdout: JSON.stringify(
+    SERVICES.map((name) => ({
+      name,
+      revision: String(revision),
+      status: 'deployed',
+      chart: 'ecommerce-service-0.1.0',
+      app_version: '1.0.0',
+      updated: '',
+    })),
+  ),
+});
+
+type ClusterAnswer = (args: string[]) => Partial<RunResult> | undefined;
+
+/** Real helm for version/template; `cluster` answers everything that would reach a cluster. */
+function runner(cluster: ClusterAnswer = () => undefined) {
+  const calls: string[][] = [];
+  const run: Runner = async (command, args, options) => {
+    calls.push(args);
+    if (args[0] === 'version' || args[0] === 'template') return execRunner(command, args, options);
+    const answer = cluster(args);
+    if (args[0] === 'list') return { exitCode: 0, stdout: '[]', stderr: '', ...answer };
+    if (args[0] === 'upgrade') {
+      const release = args[2];
+      return {
+        exitCode: 0,
+        stdout: JSON.stringify({ name: release, version: 1, info: { status: 'deployed' } }),
+        stderr: '',
+        ...answer,
+      };
+    }
+    return { exitCode: 0, stdout: '', stderr: '', ...answer };
+  };
+  /** Calls that would change the cluster. */
+  const changes = () =>
+    calls.filter(
+      (a) =>
+        (a[0] === 'upgrade' && !a.some((x) => x.startsWith('--dry-run'))) ||
+        ['rollback', 'uninstall'].includes(a[0]!),
+    );
+  return { run, calls, changes };
+}
+
+function ecrWith(present: (repo: string, tag: string) => boolean) {
+  const ecr = new ECRClient({ region: 'us-east-1' });
+  const mock = mockClient(ecr);
+  mock.on(DescribeRepositoriesCommand).callsFake((input: { repositoryNames: string[] }) => ({
+    repositories: input.repositoryNames.map((n) => ({
+      repositoryName: n,
+      repositoryUri: `${REGISTRY}/${n}`,
+    })),
+  }));
+  mock
+    .on(BatchGetImageCommand)
+    .callsFake((input: { repositoryName: string; imageIds: { imageTag: string }[] }) => {
+      const repo = input.repositoryName;
+      const found = input.imageIds.filter((i) => present(repo, i.imageTag));
+      return {
+        images: found.map((i) => ({
+          repositoryName: repo,
+          imageId: { imageTag: i.imageTag, imageDigest: digestOf(repo) },
+        })),
+        failures: input.imageIds
+          .filter((i) => !present(repo, i.imageTag))
+          .map((i) => ({
+            imageId: i,
+            failureCode: 'ImageNotFound',
+            failureReason: 'Requested image not found',
+          })),
+      };
+    });
+  return { ecr, mock };
+}
+
+function eksWith(status: 'ACTIVE' | 'CREATING' | 'missing') {
+  const eks = new EKSClient({ region: 'us-east-1' });
+  const mock = mockClient(eks);
+  if (status === 'missing') {
+    mock
+      .on(DescribeClusterCommand)
+      .rejects(new ResourceNotFoundException({ message: 'No cluster found for name: shop.', $metadata: {} }));
+  } else {
+    mock.on(DescribeClusterCommand).resolves({
+      cluster: {
+        name: 'shop',
+        arn: 'arn:aws:eks:us-east-1:123456789012:cluster/shop',
+        status,
+        endpoint: 'https://127.0.0.1:6443',
+        certificateAuthority: { data: Buffer.from('not a real CA').toString('base64') },
+        version: '1.35',
+      },
+    });
+  }
+  return eks;
+}
+
+/** The Kubernetes API side: every rollout ready unless `failing` names the service. */
+function fakeKube(failing: Record<string, Partial<RolloutOutcome>> = {}) {
+  const tracked: TrackRequest[] = [];
+  const kube: KubeAccess = {
+    tracker: async () => ({
+      track: async (req) => {
+        tracked.push(req);
+        const f = failing[req.service];
+        return f
+          ? { service: req.service, verdict: 'failed', reason: 'Timeout', message: 'failed', ...f }
+          : {
+              service: req.service,
+              verdict: 'ready',
+              reason: 'Ready',
+              message: '3/3 ready',
+              timeToReadyMs: 1500,
+            };
+      },
+      stop: async () => {},
+    }),
+    verifier: () => async (req) => ({
+      service: req.service,
+      hpa: { verdict: 'ok', message: 'min 3, max 20' },
+      pdb: { verdict: 'ok', message: '1 disruption allowed' },
+      spread: { verdict: 'ok', message: '3 zones' },
+    }),
+  };
+  return { kube, tracked };
+}
+
+function setup(
+  opts: {
+    failing?: Record<string, Partial<RolloutOutcome>>;
+    cluster?: ClusterAnswer;
+    present?: (repo: string, tag: string) => boolean;
+    eks?: 'ACTIVE' | 'CREATING' | 'missing';
+  } = {},
+) {
+  const r = runner(opts.cluster);
+  const { ecr } = ecrWith(opts.present ?? (() => true));
+  const eks = eksWith(opts.eks ?? 'ACTIVE');
+  const out = new MemoryOutput();
+  const k = fakeKube(opts.failing);
+  const deps: PipelineDeps = {
+    kube: k.kube,
+    out,
+    run: r.run,
+    awsClients: () => ({ ecr, eks }),
+    tokenCommand: { command: process.execPath, args: ['dist/cli.js', 'token'] },
+    tempDir: tmpdir(),
+    pathEnv: '',
+  };
+  return { deps, out, tracked: k.tracked, ...r };
+}
+
+const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
+  mode: 'deploy',
+  configPath: 'deploy.yaml',
+  services: [],
+  imageTag: 'abc123',
+  environment: 'production',
+  cluster: { name: 'shop', region: 'us-east-1' },
+  timeoutSeconds: 120,
+  concurrency: 3,
+  helmBinary: HELM,
+  skipImageCheck: false,
+  rollback: 'failed',
+  rollbackTimeoutSeconds: 60,
+  keepFailedInstall: false,
+  strict: false,
+  trace: {
+    commitSha: '0123456789abcdef',
+    actor: 'octocat',
+    runUrl: 'https://github.com/org/repo/actions/runs/1',
+  },
+  ...over,
+});
+
+describe('a deploy of the six services', () => {
+  it('checks images, renders every service, then upgrades each by digest in dependsOn order', async () => {
+    const t = setup();
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(0);
+    expect(report.result).toBe('success');
+    expect(report.services.map((s) => [s.service, s.status, s.revision])).toEqual(
+      SERVICES.map((s) => [s, 'deployed', 1]),
+    );
+
+    const upgrades = t.changes();
+    expect(upgrades.map((a) => a[2])).toEqual(expect.arrayContaining(SERVICES));
+    expect(upgrades.at(-1)![2]).toBe('api-gateway'); // its own wave, after what it routes to
+    const user = upgrades.find((a) => a[2] === 'user-service')!;
+    expect(user.slice(0, 4)).toEqual([
+      'upgrade',
+      '--install',
+      'user-service',
+      resolve('charts/ecommerce-service'),
+    ]);
+    expect(user).toEqual(expect.arrayContaining(['--namespace', 'production', '--create-namespace']));
+    const files = user.flatMap((a, i) => (user[i - 1] === '-f' || user[i - 1] === '--values' ? [a] : []));
+    expect(files.slice(0, 2)).toEqual([
+      resolve('charts/ecommerce-service/values/production.yaml'),
+      resolve('charts/ecommerce-service/values/services/user-service.yaml'),
+    ]);
+    expect(user.join(' ')).toContain(`image.repository=${REGISTRY}/user-service`);
+    expect(user.join(' ')).toContain(`image.digest=${digestOf('user-service')}`);
+    expect(user.join(' ')).toContain('commit 0123456789abcdef');
+    // What was rendered is what the services run: every release rendered first.
+    const firstUpgrade = t.calls.findIndex((a) => a[0] === 'upgrade');
+    expect(t.calls.slice(0, firstUpgrade).filter((a) => a[0] === 'template')).toHaveLength(6);
+  });
+
+  it('writes the trace annotations into the values the release gets', async () => {
+    const t = setup();
+    let seen = '';
+    t.deps.run = (async (command, args, options) => {
+      if (args[0] === 'template' && args[1] === 'order-service') {
+        const f = args[args.lastIndexOf('-f') + 1] ?? args[args.lastIndexOf('--values') + 1]!;
+        seen = readFileSync(f, 'utf8');
+      }
+      return runner().run(command, args, options);
+    }) as Runner;
+    await runPipeline(request({ mode: 'plan', cluster: undefined, skipImageCheck: true }), t.deps);
+    expect(seen).toContain('ecommerce-deploy/commit: 0123456789abcdef');
+    expect(seen).toContain('ecommerce-deploy/actor: octocat');
+  });
+
+  it('rolls back a failed service to its previous revision and exits 1', async () => {
+    const t = setup({
+      cluster: (args) => {
+        if (args[0] === 'list') return listedAt(4);
+        if (args[0] === 'upgrade' && args[2] === 'payment-service')
+          return { exitCode: 1, stderr: 'Error: UPGRADE FAILED: context deadline exceeded' };
+        if (args[0] === 'upgrade')
+          return { stdout: JSON.stringify({ name: args[2], version: 5, info: { status: 'deployed' } }) };
+        return undefined;
+      },
+    });
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    const payment = report.services.find((s) => s.service === 'payment-service')!;
+    expect(payment).toMatchObject({ status: 'rolled-back', rolledBackTo: 4 });
+    expect(payment.message).toContain('context deadline exceeded');
+    expect(t.calls.find((a) => a[0] === 'rollback')!.slice(0, 3)).toEqual([
+      'rollback',
+      'payment-service',
+      '4',
+    ]);
+    // The gateway waits for its wave, which never comes.
+    expect(report.services.find((s) => s.service === 'api-gateway')!.status).toBe('skipped');
+  });
+
+  it('with rollback "all", puts every released service back', async () => {
+    const t = setup({
+      cluster: (args) => {
+        if (args[0] === 'list') return listedAt(2);
+        if (args[0] === 'upgrade' && args[2] === 'order-service')
+          return { exitCode: 1, stderr: 'Error: boom' };
+        return undefined;
+      },
+    });
+    const report = await runPipeline(request({ rollback: 'all' }), t.deps);
+    const rolled = t.calls
+      .filter((a) => a[0] === 'rollback')
+      .map((a) => a[1])
+      .sort();
+    expect(rolled).toEqual([
+      'notification-service',
+      'order-service',
+      'payment-service',
+      'product-service',
+      'user-service',
+    ]);
+    expect(report.services.filter((s) => s.status === 'rolled-back')).toHaveLength(5);
+  });
+});
+
+describe('rollouts judged by the tracker', () => {
+  const deployedBefore = (args: string[]) =>
+    args[0] === 'list'
+      ? listedAt(3)
+      : args[0] === 'upgrade'
+        ? { stdout: JSON.stringify({ name: args[2], version: 4, info: { status: 'deployed' } }) }
+        : undefined;
+
+  it('applies each release without helm --wait and asks the tracker, with the HPA minimum', async () => {
+    const t = setup();
+    const report = await runPipeline(request(), t.deps);
+    expect(report.result).toBe('success');
+    for (const a of t.changes()) expect(a.some((x) => x.startsWith('--wait'))).toBe(false);
+    expect(t.tracked.map((r) => [r.service, r.deployment, r.minReplicas, r.timeoutSeconds]).sort()).toEqual(
+      SERVICES.map((s) => [s, s, 3, 120]).sort(),
+    );
+    expect(report.services[0]).toMatchObject({
+      timeToReadyMs: 1500,
+      verification: { hpa: { verdict: 'ok' }, pdb: { verdict: 'ok' }, spread: { verdict: 'ok' } },
+    });
+  });
+
+  it('reports why a rollout failed and puts that service back on its previous revision', async () => {
+    const diagnostics = {
+      pod: 'order-service-7d9-x1',
+      container: 'order-service',
+      reason: 'ImagePullBackOff',
+      message: 'Back-off pulling image',
+      events: [{ type: 'Warning', reason: 'Failed', message: 'Failed to pull image', count: 2 }],
+    };
+    const t = setup({
+      cluster: deployedBefore,
+      failing: {
+        'order-service': {
+          reason: 'ImagePullBackOff',
+          message: 'pod order-service-7d9-x1 cannot pull',
+          diagnostics,
+        },
+      },
+    });
+    const report = await runPipeline(request({ rollbackTimeoutSeconds: 45 }), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    const order = report.services.find((s) => s.service === 'order-service')!;
+    expect(order).toMatchObject({
+      status: 'rolled-back',
+      reason: 'ImagePullBackOff',
+      rolledBackTo: 3,
+      diagnostics,
+    });
+    const rollback = t.calls.find((a) => a[0] === 'rollback')!;
+    expect(rollback.slice(0, 3)).toEqual(['rollback', 'order-service', '3']);
+    expect(rollback).toContain('45s');
+    expect(t.out.text()).toContain('Failed to pull image');
+    expect(report.services.find((s) => s.service === 'user-service')!.status).toBe('deployed');
+  });
+
+  it('uninstalls a failed first install unless told to keep it', async () => {
+    const failing = { 'user-service': { reason: 'CrashLoopBackOff' as const } };
+    const removed = setup({ failing });
+    await runPipeline(request({ services: ['user-service'] }), removed.deps);
+    expect(removed.calls.filter((a) => a[0] === 'uninstall').map((a) => a[1])).toEqual(['user-service']);
+
+    const kept = setup({ failing });
+    const report = await runPipeline(
+      request({ services: ['user-service'], keepFailedInstall: true }),
+      kept.deps,
+    );
+    expect(kept.calls.filter((a) => a[0] === 'uninstall')).toEqual([]);
+    expect(report.services[0]!.status).toBe('failed');
+  });
+});
+
+describe('bad input stops with exit 2 before anything changes', () => {
+  async function expectRefused(
+    req: Partial<DeployRequest>,
+    opts: Parameters<typeof setup>[0],
+    message: string | RegExp,
+  ) {
+    const t = setup(opts);
+    const report = await runPipeline(request(req), t.deps);
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error!.message).toMatch(message);
+    expect(t.changes()).toEqual([]);
+    expect(t.out.text()).toMatch(message);
+    return report;
+  }
+
+  it('an unknown service name', () =>
+    expectRefused({ services: ['basket-service'] }, {}, /unknown service: basket-service/));
+
+  it('a service name that is not a DNS-1123 label', () =>
+    expectRefused({ services: ['Payment_Service'] }, {}, /not a valid service name: "Payment_Service"/));
+
+  it('a missing values file, naming the deploy file and key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bad-deploy-'));
+    const text = readFileSync('deploy.yaml', 'utf8')
+      .replace('chart: charts/ecommerce-service', `chart: ${resolve('charts/ecommerce-service')}`)
+      .replaceAll('charts/ecommerce-service/values/', `${resolve('charts/ecommerce-service/values')}/`)
+      .replace('services/order-service.yaml', 'services/order.yaml');
+    writeFileSync(join(dir, 'deploy.yaml'), text);
+    const report = await expectRefused(
+      { configPath: join(dir, 'deploy.yaml') },
+      {},
+      /values file not found: .*order\.yaml/,
+    );
+    expect(report.error!.message).toContain('key services.order-service.valuesFiles[0]');
+  });
+
+  it('malformed YAML, with the line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bad-deploy-'));
+    writeFileSync(join(dir, 'deploy.yaml'), 'services:\n  a: {valuesFiles: [x.yaml}\n');
+    await expectRefused({ configPath: join(dir, 'deploy.yaml') }, {}, /not valid YAML[\s\S]*deploy\.yaml:2/);
+  });
+
+  it('a values file the chart rejects, naming the service and key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bad-values-'));
+    copyFileSync('deploy.yaml', join(dir, 'deploy.yaml'));
+    const text = readFileSync('deploy.yaml', 'utf8')
+      .replace('chart: charts/ecommerce-service', `chart: ${resolve('charts/ecommerce-service')}`)
+      .replaceAll('charts/ecommerce-service/values/', `${resolve('charts/ecommerce-service/values')}/`)
+      .replace('  payment-service:\n', '  payment-service:\n    values: { replicaCont: 3 }\n');
+    writeFileSync(join(dir, 'deploy.yaml'), text);
+    await expectRefused(
+      { configPath: join(dir, 'deploy.yaml') },
+      {},
+      /payment-service: the chart does not render[\s\S]*replicaCont/,
+    );
+  });
+
+  it('image tags missing in ECR, listing every one', async () => {
+    const report = await expectRefused(
+      { imageTag: 'v2' },
+      { present: (repo) => !['order-service', 'api-gateway'].includes(repo) },
+      /order-service:v2/,
+    );
+    expect(report.error!.message).toContain('api-gateway:v2');
+    expect(report.error!.message).not.toContain('user-service:v2');
+  });
+
+  it('a cluster that does not exist', () =>
+    expectRefused({}, { eks: 'missing' }, /EKS cluster shop not found in us-east-1/));
+
+  it('a cluster that is not ACTIVE', () => expectRefused({}, { eks: 'CREATING' }, /CREATING/));
+
+  it('no AWS credentials', async () => {
+    const saved = { ...process.env };
+    for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+    Object.assign(process.env, {
+      AWS_CONFIG_FILE: '/nonexistent/config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    try {
+      const t = setup();
+      const report = await runPipeline(request(), { ...t.deps, awsClients });
+      expect(exitCodeOf(report)).toBe(2);
+      expect(report.error!.message).toMatch(/credentials/i);
+      expect(t.changes()).toEqual([]);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('no permission to watch the rollouts', async () => {
+    const t = setup();
+    t.deps.kube = {
+      ...t.deps.kube!,
+      tracker: async () => {
+        throw preflightError('cannot watch Deployments in namespace production: forbidden', {
+          hint: 'the deploy identity needs get, list and watch on deployments',
+        });
+      },
+    };
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error!.message).toContain('cannot watch Deployments');
+    expect(t.changes()).toEqual([]);
+  });
+
+  it('helm missing', () => expectRefused({ helmBinary: undefined }, {}, /helm not found/));
+
+  it('helm older than 3.13', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'old-helm-'));
+    const fake = join(dir, 'helm');
+    writeFileSync(fake, '#!/bin/sh\necho v3.12.3\n', { mode: 0o755 });
+    const t = setup();
+    const report = await runPipeline(request({ helmBinary: fake }), { ...t.deps, run: execRunner });
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error!.message).toMatch(/3\.12\.3[\s\S]*3\.13/);
+  });
+
+  it('a release stuck in pending-upgrade', async () => {
+    const report = await expectRefused(
+      {},
+      {
+        cluster: (args) => {
+          if (args[0] === 'list')
+            return {
+              stdout: JSON.stringify([
+                {
+                  name: 'order-service',
+                  revision: '7',
+                  status: 'pending-upgrade',
+                  chart: 'c',
+                  app_version: '1',
+                  updated: '',
+                },
+              ]),
+            };
+          if (args[0] === 'history')
+            return {
+              stdout: JSON.stringify([
+                {
+                  revision: 6,
+                  status: 'superseded',
+                  chart: 'c',
+                  app_version: '1',
+                  updated: '',
+                  description: '',
+                },
+                {
+                  revision: 7,
+                  status: 'pending-upgrade',
+                  chart: 'c',
+                  app_version: '1',
+                  updated: '',
+                  description: '',
+                },
+              ]),
+            };
+          return undefined;
+        },
+      },
+      /order-service .*stuck in pending-upgrade/,
+    );
+    expect(report.error!.message).toContain('helm rollback order-service 6 -n production');
+  });
+});
+
+describe('plan', () => {
+  it('renders every service with no AWS and no cluster, and says the image check was skipped', async () => {
+    const t = setup();
+    const report = await runPipeline(
+      request({ mode: 'plan', cluster: undefined, skipImageCheck: true }),
+      t.deps,
+    );
+    expect(exitCodeOf(report)).toBe(0);
+    expect(report.result).toBe('planned');
+    expect(report.services.map((s) => s.status)).toEqual(SERVICES.map(() => 'planned'));
+    expect(report.services[0]).toMatchObject({
+      image: `${REGISTRY}/user-service:abc123`,
+      chartVersion: '0.1.0',
+    });
+    expect(report.warnings.join('\n')).toContain('ECR image check skipped');
+    expect(t.calls.filter((a) => a[0] !== 'version' && a[0] !== 'template')).toEqual([]);
+  });
+});
+
+describe('a chart from ECR (OCI)', () => {
+  /** The shipped deploy file with its chart in another account's ECR; paths made absolute. */
+  function ociDeployFile(chart: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'oci-deploy-'));
+    const text = readFileSync('deploy.yaml', 'utf8')
+      .replace(/^chart: .*$/m, `chart: ${chart}\nchartVersion: 0.1.0`)
+      .replaceAll('charts/ecommerce-service/', `${resolve('charts/ecommerce-service')}/`);
+    writeFileSync(join(dir, 'deploy.yaml'), text);
+    return join(dir, 'deploy.yaml');
+  }
+
+  /**
+   * helm as `runner()` answers it, recording each call's environment; `show chart` and
+   * `template` of the OCI reference read the same chart from disk (nothing to pull from).
+   */
+  function ociRunner(chart: string) {
+    const seen: { args: string[]; env?: Record<string, string>; input?: string }[] = [];
+    const local = resolve('charts/ecommerce-service');
+    const run = (async (command, args, options) => {
+      seen.push({ args, env: options?.env, input: options?.input });
+      if (args[0] === 'registry') return { exitCode: 0, stdout: '', stderr: 'Login Succeeded\n' };
+      if (args[0] === 'show')
+        return { exitCode: 0, stdout: readFileSync(join(local, 'Chart.yaml'), 'utf8'), stderr: '' };
+      return runner().run(
+        command,
+        args.map((a) => (a === chart ? local : a)),
+        options,
+      );
+    }) as Runner;
+    return { run, seen };
+  }
+
+  it("logs helm into the chart's registry for this run only, with the password on stdin, masked", async () => {
+    const host = '210987654321.dkr.ecr.eu-west-1.amazonaws.com';
+    const chart = `oci://${host}/charts/ecommerce-service`;
+    const t = setup();
+    const password = 'ecr-password-for-this-run';
+    const regions: string[] = [];
+    const ecrFor = (region: string) => {
+      regions.push(region);
+      const { ecr, mock } = ecrWith(() => true);
+      mock.on(GetAuthorizationTokenCommand).resolves({
+        authorizationData: [
+          {
+            authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'),
+            proxyEndpoint: `https://${REGISTRY}`, // the caller's own registry, not the chart's
+          },
+        ],
+      });
+      return ecr;
+    };
+    const eks = t.deps.awsClients('us-east-1').eks;
+    t.deps.awsClients = (region) => ({ ecr: ecrFor(region), eks });
+    const { run, seen } = ociRunner(chart);
+    t.deps.run = run;
+
+    const report = await runPipeline(request({ configPath: ociDeployFile(chart) }), t.deps);
+
+    expect(exitCodeOf(report)).toBe(0);
+    const login = seen.find((c) => c.args[0] === 'registry')!;
+    expect(login.args).toEqual(['registry', 'login', host, '--username', 'AWS', '--password-stdin']);
+    expect(login.input).toBe(password);
+    expect(regions).toContain('eu-west-1');
+    expect(t.out.secrets).toContain(password);
+    expect(t.out.text()).not.toContain(password);
+    // Every helm command of the run reads the login from one private file, gone afterwards.
+    const configs = new Set(
+      seen.filter((c) => c.args[0] !== 'version').map((c) => c.env?.HELM_REGISTRY_CONFIG),
+    );
+    expect(configs.size).toBe(1);
+    const [config] = [...configs];
+    expect(config).toMatch(new RegExp(`^${tmpdir()}/ecommerce-deploy-[^/]+/registry.json$`));
+    expect(existsSync(config!)).toBe(false);
+    const upgrade = seen.find((c) => c.args[0] === 'upgrade')!;
+    expect(upgrade.args).toEqual(expect.arrayContaining(['--version', '0.1.0']));
+  });
+
+  it("leaves helm's own registry config alone for a chart outside ECR", async () => {
+    const chart = 'oci://ghcr.io/org/charts/ecommerce-service';
+    const t = setup();
+    const { run, seen } = ociRunner(chart);
+    t.deps.run = run;
+
+    const report = await runPipeline(request({ configPath: ociDeployFile(chart) }), t.deps);
+
+    expect(exitCodeOf(report)).toBe(0);
+    expect(seen.some((c) => c.args[0] === 'registry')).toBe(false);
+    expect(seen.every((c) => c.env?.HELM_REGISTRY_CONFIG === undefined)).toBe(true);
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * What every stage of the pipeline shares: the request, the injected boundaries
+ * (`PipelineDeps`), where results are recorded and the run's private work dir, plus
+ * the values one stage hands the next (what to deploy, where it runs).
+ */
+import type { ECRClient } from '@aws-sdk/client-ecr';
+import type { EKSClient } from '@aws-sdk/client-eks';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { EksTokenSource } from '../aws/token.js';
+import type { SupportedHelm } from '../helm/binary.js';
+import { Helm, type ReleaseInfo, type RenderParams } from '../helm/helm.js';
+import type { RenderedExpectations } from '../helm/manifest.js';
+import type { RolloutOutcome, TrackRequest } from '../kube/tracker.js';
+import type { Verification, VerifyRequest } from '../kube/verify.js';
+import type { DeployRequest, Plan, PlannedService } from '../model.js';
+import type { Runner } from '../runner.js';
+import type { Output } from '../report/output.js';
+import type { RunRecorder } from '../report/recorder.js';
+
+export interface PipelineDeps {
+  out: Output;
+  run: Runner;
+  /** SDK clients for a region; tests hand in mocked or moto-backed ones. */
+  awsClients: (region: string) => {
+    ecr: ECRClient;
+    eks: EKSClient;
+    /**
+     * The identity the clients sign with. When given, helm's EKS tokens are minted in
+     * this process from it (one Node process less per helm command); without it
+     * (mocked clients in unit tests) helm uses the kubeconfig's exec plugin.
+     */
+    credentials?: AwsCredentialIdentityProvider;
+  };
+  /** How the kubeconfig's exec plugin re-enters this tool to mint a token; the pipeline appends the cluster. */
+  tokenCommand: { command: string; args: string[] };
+  /** Where private temp files go (RUNNER_TEMP in Actions, else os.tmpdir()). */
+  tempDir: string;
+  /** PATH to search for helm. */
+  pathEnv?: string;
+  /** Action only: install a pinned helm when none is found. */
+  installHelm?: (version: string, out: Output) => Promise<string>;
+  /** The Kubernetes API side (rollout tracking, verification); unit tests replace it. */
+  kube?: KubeAccess;
+}
+
+export type Tracker = { track(req: TrackRequest): Promise<RolloutOutcome>; stop(): Promise<void> };
+export type Verifier = (req: Omit<VerifyRequest, 'kc'>) => Promise<Verification>;
+
+export interface KubeAccess {
+  tracker(kubeconfig: string, namespace: string, out: Output): Promise<Tracker>;
+  verifier(kubeconfig: string): Verifier;
+}
+
+/** One run: created before the first stage, closed after the last. */
+export interface RunContext {
+  request: DeployRequest;
+  deps: PipelineDeps;
+  out: Output;
+  results: RunRecorder;
+  /** Private (0700) temp dir for values files and registry logins; removed at the end. */
+  workDir: string;
+}
+
+/** What each service will run: `uri` is unset only when neither ECR nor the deploy file names a registry. */
+export interface ImageChoice {
+  uri?: string;
+  tag: string;
+  digest?: string;
+}
+
+export interface ChartInfo {
+  ref: string;
+  name: string;
+  version: string;
+  ociVersion?: string;
+}
+
+/** What preflight settled: the plan, the image each service runs, the chart and the helm to run it with. */
+export interface Target {
+  plan: Plan;
+  images: Map<string, ImageChoice>;
+  chart: ChartInfo;
+  helmBinary: SupportedHelm;
+  /** Extra environment for helm (a per-run registry login), if any. */
+  helmEnv?: Record<string, string>;
+}
+
+/** One service as rendered: the exact helm parameters the release will use, and what the chart promised. */
+export interface RenderedService {
+  svc: PlannedService;
+  image: ImageChoice;
+  params: RenderParams;
+  expected: RenderedExpectations;
+}
+
+/** The cluster this run deploys to: a kubeconfig (ours or the user's) and, for EKS, an in-process token. */
+export interface ClusterAccess {
+  path: string;
+  token?: EksTokenSource;
+  dispose(): Promise<void>;
+}
+
+/** The connected cluster: helm bound to it, the releases found at the start, the watches. */
+export interface Session {
+  helm: Helm;
+  /** Releases as they were before this run changed anything. */
+  before: Map<string, ReleaseInfo>;
+  /** Absent in plan mode: nothing is released, so nothing is watched. */
+  tracker?: Tracker;
+  verify: Verifier;
+}
+
+export function helmFor(ctx: RunContext, target: Target, cluster?: ClusterAccess): Helm {
+  return new Helm({
+    run: ctx.deps.run,
+    helm: target.helmBinary,
+    kubeconfig: cluster?.path,
+    token: cluster?.token,
+    env: target.helmEnv,
+  });
+}
+
+export function imageName(image: ImageChoice): string {
+  const repo = image.uri ?? '(repository from the values files)';
+  return image.digest ? `${repo}@${image.digest}` : `${repo}:${image.tag}`;
+}

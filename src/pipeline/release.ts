@@ -1,0 +1,102 @@
+/**
+ * `helm upgrade --install` per service, in waves that respect `dependsOn`, parallel
+ * up to the concurrency limit inside a wave. helm does not wait: the shared tracker
+ * judges each rollout, so a pod that cannot start fails it at once and says why.
+ */
+import pLimit from 'p-limit';
+import { DeployError } from '../errors.js';
+import { formatDiagnostics } from '../kube/diagnostics.js';
+import { formatSeconds } from '../report/duration.js';
+import type { Plan } from '../model.js';
+import { imageName, type RenderedService, type RunContext, type Session, type Tracker } from './context.js';
+import { verifyReleased } from './verify.js';
+
+export async function releaseInWaves(
+  ctx: RunContext,
+  plan: Plan,
+  rendered: Map<string, RenderedService>,
+  session: Session & { tracker: Tracker },
+): Promise<void> {
+  const limit = pLimit(plan.request.concurrency);
+  for (const [i, wave] of plan.waves.entries()) {
+    if (ctx.results.failed()) {
+      for (const name of wave)
+        ctx.results.update(name, { status: 'skipped', reason: 'an earlier wave failed' });
+      continue;
+    }
+    await ctx.out.group(`Wave ${i + 1}/${plan.waves.length}: ${wave.join(', ')}`, () =>
+      Promise.all(wave.map((name) => limit(() => releaseOne(ctx, plan, rendered.get(name)!, session)))),
+    );
+  }
+}
+
+async function releaseOne(
+  ctx: RunContext,
+  plan: Plan,
+  service: RenderedService,
+  session: Session & { tracker: Tracker },
+): Promise<void> {
+  const { svc, image, params, expected } = service;
+  const { results, out } = ctx;
+  const started = new Date();
+  const elapsed = () => Date.now() - started.getTime();
+  const before = session.before.get(svc.name);
+  out.info(
+    `${svc.name}: ${before ? `upgrading from revision ${before.revision}` : 'installing'} to ${imageName(image)}`,
+  );
+  let revision: number | undefined;
+  try {
+    ({ revision } = await session.helm.upgrade({ ...params, description: describeRelease(plan) }));
+  } catch (err) {
+    if (!(err instanceof DeployError)) throw err;
+    results.update(svc.name, {
+      status: 'failed',
+      reason: 'HelmUpgradeFailed',
+      message: err.describe(),
+      durationMs: elapsed(),
+    });
+    out.error(`${svc.name}: helm upgrade failed after ${formatSeconds(elapsed())}\n${err.describe()}`);
+    return;
+  }
+  results.update(svc.name, { revision });
+  const outcome = await session.tracker.track({
+    service: svc.name,
+    deployment: expected.deployment ?? svc.name,
+    timeoutSeconds: plan.request.timeoutSeconds,
+    since: started,
+    onProgress: out.progress,
+    // Under an HPA the chart leaves replicas out: a first install is done at the HPA's minimum.
+    minReplicas: expected.replicas === undefined ? expected.autoscaling?.min : undefined,
+  });
+  if (outcome.verdict === 'ready') {
+    out.info(`${svc.name}: revision ${revision} ready in ${formatSeconds(elapsed())}`);
+    results.update(svc.name, { status: 'deployed', timeToReadyMs: outcome.timeToReadyMs });
+    // Checked while the rest of the wave is still rolling out, not after all of it.
+    await verifyReleased(ctx, plan, service, session.verify);
+    results.update(svc.name, { durationMs: elapsed() });
+    return;
+  }
+  results.update(svc.name, {
+    status: 'failed',
+    reason: outcome.reason,
+    message: outcome.message,
+    diagnostics: outcome.diagnostics,
+    durationMs: elapsed(),
+  });
+  const why = outcome.diagnostics ? `\n${formatDiagnostics(outcome.diagnostics)}` : '';
+  out.error(
+    `${svc.name}: rollout failed after ${formatSeconds(elapsed())}: ${outcome.reason}: ${outcome.message}${why}`,
+  );
+}
+
+function describeRelease(plan: Plan): string {
+  const { trace, imageTag } = plan.request;
+  return [
+    `ecommerce-deploy ${imageTag}`,
+    trace.commitSha && `commit ${trace.commitSha}`,
+    trace.actor && `by ${trace.actor}`,
+    trace.runUrl && `run ${trace.runUrl}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+}

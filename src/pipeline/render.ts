@@ -1,0 +1,119 @@
+/**
+ * Renders every service before anything is released, so a bad values file stops the
+ * run with the cluster untouched. What is rendered here is exactly what `release`
+ * applies: the same helm parameters, the same run values file.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as yaml from 'js-yaml';
+import pLimit from 'p-limit';
+import { DeployError } from '../errors.js';
+import type { Helm, RenderParams } from '../helm/helm.js';
+import { readExpectations } from '../helm/manifest.js';
+import { progressDeadlineWarning } from '../kube/rollout-rules.js';
+import type { Plan, PlannedService } from '../model.js';
+import {
+  imageName,
+  type ChartInfo,
+  type ImageChoice,
+  type RenderedService,
+  type RunContext,
+  type Target,
+} from './context.js';
+
+/** With `serverDryRun`, the API server's own admission (schemas, Pod Security, quotas) checks each release too. */
+export async function renderAll(
+  ctx: RunContext,
+  target: Target,
+  helm: Helm,
+  serverDryRun = false,
+): Promise<Map<string, RenderedService>> {
+  const { plan, chart } = target;
+  const limit = pLimit(plan.request.concurrency);
+  const rendered = new Map<string, RenderedService>();
+  await ctx.out.group(`Rendering ${plan.services.length} services with ${chart.name} ${chart.version}`, () =>
+    Promise.all(
+      plan.services.map((svc) =>
+        limit(async () => {
+          const image = target.images.get(svc.name)!;
+          const params = renderParams(plan, svc, image, chart, await runValuesFile(ctx, plan, svc));
+          try {
+            const expected = readExpectations(await helm.template(params));
+            if (serverDryRun) await helm.upgrade({ ...params, dryRun: 'server' });
+            rendered.set(svc.name, { svc, image, params, expected });
+          } catch (err) {
+            throw err instanceof DeployError ? notRendered(svc.name, err) : err;
+          }
+          ctx.results.record({
+            service: svc.name,
+            status: 'planned',
+            image: imageName(image),
+            digest: image.digest,
+            chartVersion: chart.version,
+          });
+          ctx.out.info(`${svc.name}: ${imageName(image)} with ${chart.name} ${chart.version} renders`);
+        }),
+      ),
+    ),
+  );
+  warnAboutDeadlines(ctx, plan, rendered);
+  return rendered;
+}
+
+function notRendered(service: string, err: DeployError): DeployError {
+  return new DeployError('input', `${service}: the chart does not render: ${err.message}`, {
+    where: { ...err.where, service },
+    details: err.details,
+    hint: err.hint ?? 'fix the values the message names, in the service overrides or environment values',
+  });
+}
+
+/** Deploy-file values and traceability for one service, as a values file helm reads after the overrides. */
+async function runValuesFile(ctx: RunContext, plan: Plan, svc: PlannedService): Promise<string> {
+  const { trace, imageTag } = plan.request;
+  const annotations: Record<string, string> = {};
+  if (trace.commitSha) annotations['ecommerce-deploy/commit'] = trace.commitSha;
+  if (trace.runUrl) annotations['ecommerce-deploy/run-url'] = trace.runUrl;
+  if (trace.actor) annotations['ecommerce-deploy/actor'] = trace.actor;
+  annotations['ecommerce-deploy/image-tag'] = imageTag;
+  const values = {
+    ...svc.values,
+    deploymentAnnotations: { ...(svc.values.deploymentAnnotations as object), ...annotations },
+  };
+  const file = join(ctx.workDir, `${svc.name}.values.yaml`);
+  await writeFile(file, yaml.dump(values), { mode: 0o600 });
+  return file;
+}
+
+function renderParams(
+  plan: Plan,
+  svc: PlannedService,
+  image: ImageChoice,
+  chart: ChartInfo,
+  runValues: string,
+): RenderParams {
+  const sets: Record<string, string> = {};
+  if (image.uri) sets['image.repository'] = image.uri;
+  if (image.digest) sets['image.digest'] = image.digest;
+  else sets['image.tag'] = image.tag;
+  return {
+    release: svc.name,
+    chart: chart.ref,
+    namespace: plan.namespace,
+    valuesFiles: [...plan.environmentValues, ...svc.valuesFiles, runValues],
+    sets,
+    version: chart.ociVersion,
+  };
+}
+
+/** A Deployment whose progress deadline outlasts our timeout would never report ProgressDeadlineExceeded in time. */
+function warnAboutDeadlines(ctx: RunContext, plan: Plan, rendered: Map<string, RenderedService>): void {
+  const warnings = plan.services.map((svc) => ({
+    service: svc.name,
+    message: progressDeadlineWarning(
+      rendered.get(svc.name)?.expected.progressDeadlineSeconds,
+      plan.request.timeoutSeconds,
+    ),
+  }));
+  ctx.results.warnGrouped(warnings.filter((w): w is { service: string; message: string } => !!w.message));
+}

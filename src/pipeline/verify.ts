@@ -1,0 +1,30 @@
+/** After a service is ready: its HPA, PDB and zone spread, against what its chart rendered. */
+import type { Plan } from '../model.js';
+import type { RenderedService, RunContext, Verifier } from './context.js';
+
+export async function verifyReleased(
+  ctx: RunContext,
+  plan: Plan,
+  { svc, expected }: RenderedService,
+  verify: Verifier,
+): Promise<void> {
+  const service = svc.name;
+  const v = await verify({
+    namespace: plan.namespace,
+    service,
+    expected: { autoscaling: expected.autoscaling, pdbMinAvailable: expected.pdbMinAvailable },
+    strict: plan.request.strict,
+  });
+  ctx.results.update(service, { verification: { hpa: v.hpa, pdb: v.pdb, spread: v.spread } });
+  for (const [what, check] of Object.entries({ HPA: v.hpa, PDB: v.pdb, 'zone spread': v.spread })) {
+    const line = `${service}: ${what} ${check.verdict}: ${check.message}`;
+    if (check.verdict === 'error') {
+      ctx.results.update(service, { status: 'failed', reason: 'VerificationFailed', message: line });
+      ctx.out.error(line);
+    } else if (check.verdict === 'warning') {
+      // The check says "HPA order-service: …"; the grouped warning names the services itself.
+      const message = check.message.replace(new RegExp(`^${what} ${service}: `), '');
+      ctx.results.deferWarning(service, `${what}: ${message}`);
+    } else ctx.out.info(line);
+  }
+}
