@@ -27,7 +27,7 @@ const cjsShim = [
 ].join('\n');
 
 const targets = [
-  { entry: 'src/main-action.ts', out: 'index.js', banner: cjsShim, mode: 0o644 },
+  { entry: 'src/index.ts', out: 'index.js', banner: cjsShim, mode: 0o644 },
   { entry: 'src/cli.ts', out: 'cli.js', banner: `#!/usr/bin/env node\n${cjsShim}`, mode: 0o755 },
 ];
 

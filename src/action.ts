@@ -1,7 +1,7 @@
 /**
  * The Action's front door: action inputs -> DeployRequest, then the Report ->
  * step outputs, job summary, JSON report and the step's result. Everything in
- * between is the shared pipeline (src/deploy.ts).
+ * between is the shared pipeline (src/pipeline/).
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +10,12 @@ import { fileURLToPath } from 'node:url';
 import * as core from '@actions/core';
 import { context } from '@actions/github';
 import { awsClients } from './aws/clients.js';
-import { exitCodeOf, runPipeline } from './deploy.js';
+import { runPipeline } from './pipeline/index.js';
+import { exitCodeOf } from './report/recorder.js';
 import { DeployError, inputError, preflightError } from './errors.js';
 import { DEFAULT_HELM_VERSION, installHelm } from './helm/binary.js';
 import type { DeployRequest, Report } from './model.js';
-import { execRunner } from './process.js';
+import { execRunner } from './runner.js';
 import { writeJsonReport } from './report/json.js';
 import type { Output } from './report/output.js';
 import { summaryMarkdown } from './report/summary.js';
@@ -22,7 +23,7 @@ import { buildRequest } from './request.js';
 import { traceFromWorkflow, type WorkflowContext } from './trace.js';
 
 /** Output over @actions/core: log lines, annotations, masking and collapsible groups. */
-export class ActionOutput implements Output {
+class ActionOutput implements Output {
   /** Kept so the summary and the JSON report can be checked against them. */
   readonly secrets: string[] = [];
   private groupOpen = false;
@@ -89,7 +90,7 @@ function workflowContext(): WorkflowContext {
   };
 }
 
-export function requestFromInputs(): DeployRequest {
+function requestFromInputs(): DeployRequest {
   const get = (name: string) => core.getInput(name);
   const dryRun = booleanInput('dry-run', false);
   return buildRequest({
@@ -129,7 +130,7 @@ export function requestFromInputs(): DeployRequest {
 
 /** The `services` output: one entry per service, for later steps (e.g. smoke tests against a digest). */
 // Missing values are null rather than absent, so `fromJSON(...).x.digest` never needs a guard.
-export function servicesOutput(
+function servicesOutput(
   report: Report,
 ): Record<string, { revision: number | null; digest: string | null; status: string; image: string }> {
   return Object.fromEntries(

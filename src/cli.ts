@@ -12,9 +12,10 @@ import { Command, CommanderError } from 'commander';
 import { DeployError } from './errors.js';
 import type { DeployRequest, Report } from './model.js';
 import { installedHelmDirs } from './helm/binary.js';
-import { execRunner, type Runner } from './process.js';
+import { execRunner, type Runner } from './runner.js';
 import { ConsoleOutput, wantsColor } from './report/console.js';
 import { writeJsonReport } from './report/json.js';
+import { exitCodeOf } from './report/recorder.js';
 import { summaryText } from './report/summary.js';
 import { buildRequest, DEFAULTS } from './request.js';
 import { traceFromGit } from './trace.js';
@@ -37,7 +38,7 @@ export interface CliDeps {
 // Loaded on use, so `token` (run by kubectl for every connection) and `--help` stay quick.
 async function executePipeline(request: DeployRequest, out: ConsoleOutput): Promise<Report> {
   const [{ runPipeline }, { awsClients }] = await Promise.all([
-    import('./deploy.js'),
+    import('./pipeline/index.js'),
     import('./aws/clients.js'),
   ]);
   return runPipeline(request, {
@@ -214,7 +215,6 @@ async function deployOrPlan(mode: 'deploy' | 'plan', o: RequestOptions, deps: Cl
     out.info(`JSON report: ${writeJsonReport(request.reportPath, report, out.secrets)}`);
   // report.error is in the summary; the pipeline has already logged it as it happened.
   deps.stdout(summaryText(report, out.secrets));
-  const { exitCodeOf } = await import('./deploy.js');
   return exitCodeOf(report);
 }
 

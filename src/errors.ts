@@ -58,5 +58,3 @@ export const inputError = (message: string, opts?: ConstructorParameters<typeof 
   new DeployError('input', message, opts);
 export const preflightError = (message: string, opts?: ConstructorParameters<typeof DeployError>[2]) =>
   new DeployError('preflight', message, opts);
-export const deployError = (message: string, opts?: ConstructorParameters<typeof DeployError>[2]) =>
-  new DeployError('deploy', message, opts);

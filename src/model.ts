@@ -1,11 +1,11 @@
 /**
- * The values that flow through the pipeline (see src/deploy.ts):
+ * The values that flow through the pipeline (see src/pipeline/index.ts):
  * DeployRequest -> Plan -> (preflight) -> releases -> Report.
  * Nothing below the front doors reads process.env or argv; it reads these.
  */
 
 import type { Diagnostics } from './kube/diagnostics.js';
-import type { Check } from './kube/rules.js';
+import type { Check } from './kube/protection-rules.js';
 
 export type RollbackMode = 'failed' | 'all' | 'none';
 

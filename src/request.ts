@@ -3,6 +3,7 @@
  * validated DeployRequest. Both front doors call it so that a bad value gets the
  * same message, and the same exit code 2, whichever door it came through.
  */
+import { IMAGE_TAG } from './config/names.js';
 import { inputError } from './errors.js';
 import type { DeployRequest, RollbackMode, Trace } from './model.js';
 
@@ -61,13 +62,13 @@ const given = (s: string | undefined): string | undefined => {
 };
 
 /** "all", "" or nothing -> every service; otherwise names split on commas, spaces or newlines. */
-export function parseServices(raw: string | undefined): string[] {
+function parseServices(raw: string | undefined): string[] {
   const names = (raw ?? '').split(/[\s,]+/).filter(Boolean);
   if (names.length === 1 && names[0]?.toLowerCase() === 'all') return [];
   return [...new Set(names)];
 }
 
-export function parsePositiveInt(name: string, raw: string | undefined, fallback: number): number {
+function parsePositiveInt(name: string, raw: string | undefined, fallback: number): number {
   const text = given(raw);
   if (text === undefined) return fallback;
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
@@ -79,7 +80,7 @@ export function parsePositiveInt(name: string, raw: string | undefined, fallback
   return n;
 }
 
-export function parseRollback(name: string, raw: string | undefined): RollbackMode {
+function parseRollback(name: string, raw: string | undefined): RollbackMode {
   const text = given(raw)?.toLowerCase();
   if (text === undefined) return DEFAULTS.rollback;
   if ((ROLLBACK_MODES as readonly string[]).includes(text)) return text as RollbackMode;
@@ -88,9 +89,6 @@ export function parseRollback(name: string, raw: string | undefined): RollbackMo
   });
 }
 
-// Docker's tag grammar; checked here so a typo fails before any AWS or cluster call.
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
 function parseImageTag(name: string, raw: string | undefined): string {
   const tag = given(raw);
   if (tag === undefined) {
@@ -98,7 +96,8 @@ function parseImageTag(name: string, raw: string | undefined): string {
       hint: `Give the image tag to deploy, e.g. the commit SHA the images were built from.`,
     });
   }
-  if (!TAG.test(tag)) {
+  // Checked here so a typo fails before any AWS or cluster call.
+  if (!IMAGE_TAG.test(tag)) {
     throw inputError(`${name} "${tag}" is not a valid image tag`, {
       hint: 'A tag is 1-128 letters, digits, "_", "." or "-", and does not start with "." or "-".',
     });

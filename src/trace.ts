@@ -3,7 +3,7 @@
  * annotations, so someone looking at the cluster can find the commit and the run.
  */
 import type { Trace } from './model.js';
-import type { Runner } from './process.js';
+import type { Runner } from './runner.js';
 
 /** The fields of @actions/github's context we use (its `repo` getter throws outside a workflow). */
 export interface WorkflowContext {

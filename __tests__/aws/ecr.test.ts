@@ -9,7 +9,7 @@ import {
 import { fromEnv } from '@aws-sdk/credential-providers';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DeployError } from '../../src/errors.js';
-import { MemoryOutput } from '../../src/report/output.js';
+import { MemoryOutput } from '../memory-output.js';
 import { ecrLogin, ecrRegistryRegion, resolveImages, type ImageRequest } from '../../src/aws/ecr.js';
 import { SERVICES } from '../../scripts/stand-in.mjs';
 

@@ -16,7 +16,7 @@ import { awsClients } from '../../src/aws/clients.js';
 import { ecrLogin, resolveImages } from '../../src/aws/ecr.js';
 import { describeActiveCluster, writeKubeconfig } from '../../src/aws/eks.js';
 import { DeployError } from '../../src/errors.js';
-import { MemoryOutput } from '../../src/report/output.js';
+import { MemoryOutput } from '../memory-output.js';
 
 const ROOT = resolve(process.cwd());
 const MOTO_SERVER = join(ROOT, '.cache/venv/bin/moto_server');

@@ -78,7 +78,7 @@ export interface HelmResult {
   stderr: string;
 }
 
-export function runHelm(helm: Helm, args: string[]): HelmResult {
+function runHelm(helm: Helm, args: string[]): HelmResult {
   const result = spawnSync(helm.path, args, { encoding: 'utf8', cwd: repoRoot });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };

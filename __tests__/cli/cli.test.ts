@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, type CliDeps } from '../../src/cli.js';
 import type { DeployRequest, Report } from '../../src/model.js';
-import type { Runner } from '../../src/process.js';
+import type { Runner } from '../../src/runner.js';
 
 const root = join(import.meta.dirname, '..', '..');
 

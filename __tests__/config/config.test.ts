@@ -190,11 +190,6 @@ describe('the plan', () => {
     expect(e.hint).toContain('production');
   });
 
-  it('rejects an invalid image tag', () => {
-    const e = failure(() => makePlan(request({ imageTag: 'v1 beta' }), config()));
-    expect(e.message).toContain('not a valid image tag');
-  });
-
   it('lets the request override the namespace', () => {
     expect(makePlan(request({ namespace: 'other' }), config()).namespace).toBe('other');
   });

@@ -23,7 +23,7 @@ import {
   type HelmBinary,
   type ToolCache,
 } from '../../src/helm/binary.js';
-import { MemoryOutput } from '../../src/report/output.js';
+import { MemoryOutput } from '../memory-output.js';
 import { fakeRunner } from './fake-runner.js';
 
 const bin = (raw: string): HelmBinary => ({ path: '/usr/bin/helm', version: parseHelmVersion(raw)! });

@@ -1,6 +1,6 @@
-import type { RunOptions, RunResult, Runner } from '../../src/process.js';
+import type { RunOptions, RunResult, Runner } from '../../src/runner.js';
 
-export interface RecordedCall {
+interface RecordedCall {
   command: string;
   args: string[];
   options?: RunOptions;

@@ -45,9 +45,6 @@ const full: UpgradeParams = {
   sets: { 'image.repository': '1234.dkr.ecr.us-east-1.amazonaws.com/user-service', 'image.digest': DIGEST },
   version: '1.2.0',
   description: 'commit abc123',
-  wait: true,
-  timeoutSeconds: 300,
-  atomic: true,
   dryRun: 'server',
 };
 
@@ -74,41 +71,21 @@ describe('upgradeArgs', () => {
     'commit abc123',
   ];
 
-  it('uses --atomic and a plain --wait on helm 3', () => {
-    expect(upgradeArgs(full, 3)).toEqual([
-      ...common,
-      '--atomic',
-      '--wait',
-      '--timeout',
-      '300s',
-      '--dry-run=server',
-    ]);
-  });
-
-  it('uses --rollback-on-failure and the watcher wait strategy on helm 4', () => {
-    expect(upgradeArgs(full, 4)).toEqual([
-      ...common,
-      '--rollback-on-failure',
-      '--wait=watcher',
-      '--timeout',
-      '300s',
-      '--dry-run=server',
-    ]);
+  it('never waits or times out: the rollout tracker judges the rollout', () => {
+    expect(upgradeArgs(full)).toEqual([...common, '--dry-run=server']);
   });
 
   it('adds nothing optional when nothing optional is asked for', () => {
     const p = { release: 'api-gateway', chart: 'oci://r/c', namespace: 'shop', valuesFiles: [], sets: {} };
-    for (const major of [3, 4] as const) {
-      expect(upgradeArgs(p, major)).toEqual([
-        'upgrade',
-        '--install',
-        'api-gateway',
-        'oci://r/c',
-        '--namespace',
-        'shop',
-        '--create-namespace',
-      ]);
-    }
+    expect(upgradeArgs(p)).toEqual([
+      'upgrade',
+      '--install',
+      'api-gateway',
+      'oci://r/c',
+      '--namespace',
+      'shop',
+      '--create-namespace',
+    ]);
   });
 });
 
@@ -169,11 +146,10 @@ describe('other arguments', () => {
   });
 
   it('rollback waits the way each major waits', () => {
-    const p = { release: 'order-service', revision: 4, namespace: 'shop', timeoutSeconds: 120, wait: true };
+    const p = { release: 'order-service', revision: 4, namespace: 'shop', timeoutSeconds: 120 };
     const base = ['rollback', 'order-service', '4', '--namespace', 'shop', '--timeout', '120s'];
     expect(rollbackArgs(p, 3)).toEqual([...base, '--wait']);
     expect(rollbackArgs(p, 4)).toEqual([...base, '--wait=watcher']);
-    expect(rollbackArgs({ ...p, wait: false }, 4)).toEqual(base);
   });
 });
 
@@ -187,9 +163,9 @@ describe('Helm client', () => {
     };
     const { run, calls } = fakeRunner(() => ({ stdout: JSON.stringify(release) }));
     const helm = new Helm({ run, helm: helm4, kubeconfig: '/tmp/kc' });
-    expect(await helm.upgrade(full)).toEqual({ revision: 7, status: 'deployed', chartVersion: '1.2.0' });
+    expect(await helm.upgrade(full)).toEqual({ revision: 7 });
     expect(calls[0]?.command).toBe('/opt/helm4');
-    expect(calls[0]?.args).toEqual([...upgradeArgs(full, 4), '--output', 'json']);
+    expect(calls[0]?.args).toEqual([...upgradeArgs(full), '--output', 'json']);
     expect(calls[0]?.options?.env).toEqual({ KUBECONFIG: '/tmp/kc' });
   });
 
@@ -203,8 +179,8 @@ describe('Helm client', () => {
     const helm = new Helm({ run, helm: helm4, kubeconfig: '/tmp/kc', token });
 
     await helm.releases('shop');
-    await helm.upgrade({ ...full, timeoutSeconds: 120 });
-    await helm.rollback('user-service', 1, 'shop', 900, true);
+    await helm.rollback('user-service', 1, 'shop', 120);
+    await helm.rollback('user-service', 1, 'shop', 900);
 
     // No timeout named: helm's own 5 min (hooks) plus a minute; otherwise the timeout plus a minute.
     expect(asked).toEqual([360, 180, 960]);
@@ -229,7 +205,7 @@ describe('Helm client', () => {
     expect(err.details[0]).toMatch(
       /^command: helm upgrade --install user-service \/charts\/ecommerce-service /,
     );
-    expect(err.details[0]).toContain('--atomic');
+    expect(err.details[0]).toContain('--description');
     expect(err.details).toHaveLength(21);
     expect(err.details.at(-1)).toBe('Error: UPGRADE FAILED: context deadline exceeded');
     expect(err.details).not.toContain('wait.go:12: waiting for resource 0');

@@ -24,7 +24,7 @@ import { formatDiagnostics } from '../../src/kube/diagnostics.js';
 import { ProgressLines, type Progress } from '../../src/kube/progress.js';
 import { RolloutTracker } from '../../src/kube/tracker.js';
 import { verifyService } from '../../src/kube/verify.js';
-import { MemoryOutput } from '../../src/report/output.js';
+import { MemoryOutput } from '../memory-output.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const LC = join(REPO, 'local-cluster');
@@ -193,7 +193,7 @@ describe('RolloutTracker against the local control plane', () => {
   const out = new MemoryOutput();
 
   beforeAll(async () => {
-    tracker = await RolloutTracker.start({ kubeconfig, namespace: NS, out });
+    tracker = await RolloutTracker.start({ kubeconfig: kc, namespace: NS, out });
   });
   afterAll(async () => {
     await tracker?.stop();

@@ -20,7 +20,7 @@ import { DeployError } from '../../src/errors.js';
 import { findHelm, requireSupportedHelm } from '../../src/helm/binary.js';
 import { Helm } from '../../src/helm/helm.js';
 import { connectKubeConfig } from '../../src/kube/client.js';
-import { execRunner } from '../../src/process.js';
+import { execRunner } from '../../src/runner.js';
 import { SERVICES } from '../../scripts/stand-in.mjs';
 
 const REPO = join(import.meta.dirname, '..', '..');

@@ -1,11 +1,7 @@
 import type { Report } from '../../src/model.js';
-import {
-  formatDuration,
-  redact,
-  shortDigest,
-  summaryMarkdown,
-  summaryText,
-} from '../../src/report/summary.js';
+import { formatDuration } from '../../src/report/duration.js';
+import { redact } from '../../src/report/redact.js';
+import { shortDigest, summaryMarkdown, summaryText } from '../../src/report/summary.js';
 
 const DIGEST = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 const image = (s: string) => `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${s}:abc123`;

@@ -15,7 +15,7 @@ export interface ImageRequest {
   tag: string;
 }
 
-export interface ResolvedImage {
+interface ResolvedImage {
   repository: string;
   tag: string;
   /** `<registry host>/<repository>`, without tag or digest. */

@@ -1,7 +1,7 @@
 import { inputError } from '../errors.js';
 import type { DeployConfig, DeployRequest, Plan, PlannedService, ServiceSpec } from '../model.js';
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+import { DNS1123_LABEL } from './names.js';
 
 function select(config: DeployConfig, wanted: string[]): ServiceSpec[] {
   if (wanted.length === 0) return config.services;
@@ -50,16 +50,7 @@ export function waves(services: ServiceSpec[], file?: string): string[][] {
   return result;
 }
 
-// Docker's tag grammar: what ECR accepts as an image tag.
-const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
 export function makePlan(request: DeployRequest, config: DeployConfig): Plan {
-  if (!IMAGE_TAG.test(request.imageTag)) {
-    throw inputError(`not a valid image tag: ${JSON.stringify(request.imageTag)}`, {
-      where: { key: 'image-tag' },
-      hint: 'pass the tag your images were pushed with (letters, digits, "_", "." and "-", at most 128), e.g. the commit SHA',
-    });
-  }
   const environmentValues = config.environments[request.environment];
   if (!environmentValues) {
     throw inputError(`unknown environment "${request.environment}"`, {

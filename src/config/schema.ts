@@ -2,7 +2,7 @@
  * JSON schema of the deploy file. Strict: unknown keys are errors, so a typo
  * (`dependOn:`) fails loudly instead of being ignored.
  */
-const dns1123Label = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+import { DNS1123_LABEL_PATTERN as dns1123Label } from './names.js';
 
 const valuesFiles = {
   type: 'array',

@@ -9,7 +9,7 @@ import { access, constants, rm, stat } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import * as toolCache from '@actions/tool-cache';
 import { inputError, preflightError } from '../errors.js';
-import type { Runner } from '../process.js';
+import type { Runner } from '../runner.js';
 import type { Output } from '../report/output.js';
 
 export interface HelmVersion {
@@ -31,7 +31,7 @@ export interface SupportedHelm extends HelmBinary {
 }
 
 /** 3.13 is the first helm 3 with `--dry-run=server`, which preflight relies on. */
-export const MIN_HELM_VERSION = { major: 3, minor: 13, patch: 0 } as const;
+const MIN_HELM_VERSION = { major: 3, minor: 13, patch: 0 } as const;
 
 const INSTALL_HINT =
   'install helm >= 3.13 (https://helm.sh/docs/intro/install/), or point HELM_BIN at it, or set the action input helm-version to have the action install it';

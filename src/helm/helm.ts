@@ -10,9 +10,10 @@
  */
 import { load } from 'js-yaml';
 import { DeployError, inputError, type ErrorKind } from '../errors.js';
-import type { Runner, RunResult } from '../process.js';
+import type { Runner, RunResult } from '../runner.js';
 import type { EksTokenSource } from '../aws/token.js';
 import type { SupportedHelm } from './binary.js';
+import { redact } from '../report/redact.js';
 
 export type HelmMajor = 3 | 4;
 
@@ -33,10 +34,6 @@ export interface RenderParams {
 export interface UpgradeParams extends RenderParams {
   /** Shown by `helm history`; we put the commit and run URL there. */
   description?: string;
-  wait?: boolean;
-  timeoutSeconds?: number;
-  /** Roll the release back if the upgrade fails. */
-  atomic?: boolean;
   dryRun?: 'client' | 'server';
 }
 
@@ -60,8 +57,6 @@ export interface HistoryEntry {
 
 export interface UpgradeResult {
   revision?: number;
-  status?: string;
-  chartVersion?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -102,14 +97,10 @@ function renderArgs(p: RenderParams): string[] {
 }
 
 /** `helm upgrade --install …` for the given helm major. */
-export function upgradeArgs(p: UpgradeParams, helmMajor: HelmMajor): string[] {
+export function upgradeArgs(p: UpgradeParams): string[] {
   const args = ['upgrade', '--install', p.release, p.chart, '--namespace', p.namespace, '--create-namespace'];
   args.push(...renderArgs(p).slice(2));
   if (p.description) args.push('--description', p.description);
-  if (p.atomic) args.push(helmMajor === 4 ? '--rollback-on-failure' : '--atomic');
-  // Helm 4's default is hookOnly; `watcher` is the kstatus-based wait that replaced helm 3's --wait.
-  if (p.wait) args.push(helmMajor === 4 ? '--wait=watcher' : '--wait');
-  if (p.timeoutSeconds !== undefined) args.push('--timeout', `${p.timeoutSeconds}s`);
   if (p.dryRun) args.push(`--dry-run=${p.dryRun}`);
   return args;
 }
@@ -119,13 +110,9 @@ export function templateArgs(p: RenderParams): string[] {
   return ['template', p.release, p.chart, ...renderArgs(p)];
 }
 
-function waitArgs(wait: boolean, helmMajor: HelmMajor): string[] {
-  if (!wait) return [];
-  return [helmMajor === 4 ? '--wait=watcher' : '--wait'];
-}
-
+/** `helm rollback …` that waits for the old revision's pods, within the rollback's own timeout. */
 export function rollbackArgs(
-  p: { release: string; revision: number; namespace: string; timeoutSeconds: number; wait: boolean },
+  p: { release: string; revision: number; namespace: string; timeoutSeconds: number },
   helmMajor: HelmMajor,
 ): string[] {
   return [
@@ -136,7 +123,8 @@ export function rollbackArgs(
     p.namespace,
     '--timeout',
     `${p.timeoutSeconds}s`,
-    ...waitArgs(p.wait, helmMajor),
+    // Helm 4's default is hookOnly; `watcher` is the kstatus-based wait that replaced helm 3's --wait.
+    helmMajor === 4 ? '--wait=watcher' : '--wait',
   ];
 }
 
@@ -152,10 +140,6 @@ const STDERR_LINES = 20;
 
 function quote(arg: string): string {
   return /^[A-Za-z0-9_./:=@+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-function redact(text: string, secrets: string[]): string {
-  return secrets.filter(Boolean).reduce((t, s) => t.split(s).join('***'), text);
 }
 
 /** The value key a schema error names: helm 3 prints `- image.tag: Invalid type…`, helm 4 `- at '/image/tag': …`. */
@@ -182,7 +166,7 @@ function hintFor(stderr: string, release: string | undefined, namespace: string 
 }
 
 /** Turns a failed helm run into an error naming the release, the command (secrets omitted) and helm's last words. */
-export function helmError(
+function helmError(
   kind: ErrorKind,
   what: string,
   args: string[],
@@ -270,13 +254,12 @@ export class Helm {
 
   /** `helm upgrade --install`; returns the new revision as helm reports it. */
   async upgrade(p: UpgradeParams): Promise<UpgradeResult> {
-    const args = [...upgradeArgs(p, this.major), '--output', 'json'];
+    const args = [...upgradeArgs(p), '--output', 'json'];
     const res = await this.call(args, {
       kind: 'deploy',
       what: `helm upgrade of ${p.release}`,
       release: p.release,
       namespace: p.namespace,
-      timeoutSeconds: p.timeoutSeconds,
     });
     return parseUpgradeOutput(res.stdout);
   }
@@ -333,14 +316,8 @@ export class Helm {
     }));
   }
 
-  async rollback(
-    release: string,
-    revision: number,
-    namespace: string,
-    timeoutSeconds: number,
-    wait: boolean,
-  ) {
-    const args = rollbackArgs({ release, revision, namespace, timeoutSeconds, wait }, this.major);
+  async rollback(release: string, revision: number, namespace: string, timeoutSeconds: number) {
+    const args = rollbackArgs({ release, revision, namespace, timeoutSeconds }, this.major);
     await this.call(args, {
       kind: 'deploy',
       what: `helm rollback of ${release} to revision ${revision}`,
@@ -396,16 +373,8 @@ function parseJson<T>(text: string, what: string): T | undefined {
 /** helm prints the release as JSON with `--output json`; the fields we report are read defensively. */
 function parseUpgradeOutput(stdout: string): UpgradeResult {
   try {
-    const rel = JSON.parse(stdout) as {
-      version?: unknown;
-      info?: { status?: unknown };
-      chart?: { metadata?: { version?: unknown } };
-    };
-    return {
-      revision: typeof rel.version === 'number' ? rel.version : undefined,
-      status: typeof rel.info?.status === 'string' ? rel.info.status : undefined,
-      chartVersion: typeof rel.chart?.metadata?.version === 'string' ? rel.chart.metadata.version : undefined,
-    };
+    const rel = JSON.parse(stdout) as { version?: unknown };
+    return { revision: typeof rel.version === 'number' ? rel.version : undefined };
   } catch {
     // The upgrade itself succeeded; the report just lacks the revision.
     return {};
@@ -418,7 +387,7 @@ function parseUpgradeOutput(stdout: string): UpgradeResult {
 const PENDING = new Set(['pending-install', 'pending-upgrade', 'pending-rollback']);
 
 /** The newest revision before `before` that was live at some point (deployed now, or superseded since). */
-export function lastDeployedRevision(history: HistoryEntry[], before: number): number | undefined {
+function lastDeployedRevision(history: HistoryEntry[], before: number): number | undefined {
   const live = history.filter(
     (h) => h.revision < before && (h.status === 'deployed' || h.status === 'superseded'),
   );

@@ -1,4 +1,5 @@
 import * as yaml from 'js-yaml';
+import { DEFAULT_PROGRESS_DEADLINE_SECONDS, utilizationTarget } from '../kube/objects.js';
 
 /**
  * What a service's rendered manifest promises, read from `helm template` output:
@@ -20,11 +21,6 @@ interface K8sObject {
   spec?: Record<string, unknown>;
 }
 
-interface ResourceMetric {
-  type?: string;
-  resource?: { name?: string; target?: { averageUtilization?: number } };
-}
-
 export function readExpectations(manifest: string): RenderedExpectations {
   const objects = yaml.loadAll(manifest).filter((o): o is K8sObject => !!o && typeof o === 'object');
   const of = (kind: string) => objects.find((o) => o.kind === kind);
@@ -33,19 +29,17 @@ export function readExpectations(manifest: string): RenderedExpectations {
   if (deployment) {
     result.deployment = deployment.metadata?.name;
     result.replicas = deployment.spec?.replicas as number | undefined;
-    result.progressDeadlineSeconds = (deployment.spec?.progressDeadlineSeconds as number | undefined) ?? 600;
+    result.progressDeadlineSeconds =
+      (deployment.spec?.progressDeadlineSeconds as number | undefined) ?? DEFAULT_PROGRESS_DEADLINE_SECONDS;
   }
   const hpa = of('HorizontalPodAutoscaler');
   if (hpa?.spec) {
-    const metrics = (hpa.spec.metrics as ResourceMetric[] | undefined) ?? [];
-    const target = (name: string) =>
-      metrics.find((m) => m.type === 'Resource' && m.resource?.name === name)?.resource?.target
-        ?.averageUtilization;
+    const spec = hpa.spec as Parameters<typeof utilizationTarget>[0];
     result.autoscaling = {
       min: (hpa.spec.minReplicas as number | undefined) ?? 1,
       max: hpa.spec.maxReplicas as number,
-      cpu: target('cpu'),
-      memory: target('memory'),
+      cpu: utilizationTarget(spec, 'cpu'),
+      memory: utilizationTarget(spec, 'memory'),
     };
   }
   const pdb = of('PodDisruptionBudget');

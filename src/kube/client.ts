@@ -79,7 +79,7 @@ function useTokenSource(kc: KubeConfig, token: EksTokenSource) {
 }
 
 /** HTTP status of a failed API call (ApiException or a watch error), if it has one. */
-export function statusOf(err: unknown): number | undefined {
+export function httpStatusOf(err: unknown): number | undefined {
   if (err instanceof ApiException) return err.code;
   const e = err as { statusCode?: number; code?: unknown } | undefined;
   return e?.statusCode ?? (typeof e?.code === 'number' ? e.code : undefined);
@@ -100,7 +100,7 @@ export function apiErrorMessage(err: unknown): string {
     }
     return `${err.code}: ${String(body || err.message).slice(0, 300)}`;
   }
-  const code = statusOf(err);
+  const code = httpStatusOf(err);
   const message = err instanceof Error ? err.message : String(err);
   return code ? `${code}: ${message}` : message;
 }

@@ -6,7 +6,7 @@
  */
 import type { CoreV1Api, CoreV1Event, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import { apiErrorMessage, withTimeout } from './client.js';
-import { toMillis } from './rules.js';
+import { containerStatuses, toMillis } from './objects.js';
 
 export interface DiagnosticEvent {
   type: string;
@@ -30,7 +30,7 @@ export interface InvolvedObject {
   name: string;
 }
 
-export const LOG_TAIL_LINES = 20;
+const LOG_TAIL_LINES = 20;
 const LOG_TIMEOUT_MS = 5_000;
 /** Waiting reasons of a container that never ran, so there is no log to read. */
 const NEVER_STARTED = new Set([
@@ -79,17 +79,18 @@ export function warningEvents(
   return [...merged.values()].sort((a, b) => a.at - b.at).map(({ at: _at, ...e }) => e);
 }
 
-function statusOf(pod: V1Pod | undefined, container: string | undefined): V1ContainerStatus | undefined {
-  return [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])].find(
-    (s) => s.name === container,
-  );
+function containerStatus(
+  pod: V1Pod | undefined,
+  container: string | undefined,
+): V1ContainerStatus | undefined {
+  return containerStatuses(pod).find((s) => s.name === container);
 }
 
-export function lastTerminationOf(
+function lastTerminationOf(
   pod: V1Pod | undefined,
   container: string | undefined,
 ): Diagnostics['lastTermination'] {
-  const s = statusOf(pod, container);
+  const s = containerStatus(pod, container);
   const t = s?.lastState?.terminated ?? s?.state?.terminated;
   return t ? { reason: t.reason ?? 'Terminated', exitCode: t.exitCode } : undefined;
 }
@@ -101,7 +102,7 @@ async function readLogs(
   pod: V1Pod,
   container: string,
 ): Promise<NonNullable<Diagnostics['logs']>> {
-  const s = statusOf(pod, container);
+  const s = containerStatus(pod, container);
   const waiting = s?.state?.waiting?.reason;
   if (waiting && NEVER_STARTED.has(waiting) && !s?.lastState?.terminated) {
     return { unavailable: `container never started (${waiting})` };

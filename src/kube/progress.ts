@@ -2,7 +2,8 @@
  * Rollout progress a person can follow: one line per service, printed only when
  * something they would notice changed (phase, counts, reason), never every tick.
  */
-import type { Phase, ReasonCode } from './rules.js';
+import { formatSeconds } from '../report/duration.js';
+import type { Phase, ReasonCode } from './rollout-rules.js';
 
 export interface Progress {
   service: string;
@@ -21,7 +22,7 @@ export function formatProgress(p: Progress, nameWidth = 16): string {
   const phase = p.phase.padEnd(12);
   const counts = `${p.ready}/${p.desired} ready, ${p.updated}/${p.desired} updated`;
   const reason = p.reason ? `  ${p.reason}` : '';
-  return `${name}${phase}${counts}${reason}   ${(p.elapsedMs / 1000).toFixed(1)}s`;
+  return `${name}${phase}${counts}${reason}   ${formatSeconds(p.elapsedMs)}`;
 }
 
 function changeKey(p: Progress): string {

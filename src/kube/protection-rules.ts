@@ -10,7 +10,7 @@ import type {
 } from '@kubernetes/client-node';
 import { condition, utilizationTarget } from './objects.js';
 
-export type Verdict = 'ok' | 'warning' | 'error' | 'skipped';
+type Verdict = 'ok' | 'warning' | 'error' | 'skipped';
 
 export interface Check {
   verdict: Verdict;
@@ -151,7 +151,7 @@ export function judgePdb(
 const ZONE = 'topology.kubernetes.io/zone';
 
 /** Zones a pod can land in: those of Ready nodes that accept pods. */
-export function schedulableZones(nodes: readonly V1Node[]): string[] {
+function schedulableZones(nodes: readonly V1Node[]): string[] {
   const zones = nodes
     .filter((n) => !n.spec?.unschedulable && condition(n.status?.conditions, 'Ready')?.status === 'True')
     .map((n) => n.metadata?.labels?.[ZONE])
@@ -159,7 +159,7 @@ export function schedulableZones(nodes: readonly V1Node[]): string[] {
   return [...new Set(zones)].sort();
 }
 
-export function isPodReady(p: V1Pod): boolean {
+function isPodReady(p: V1Pod): boolean {
   return !p.metadata?.deletionTimestamp && condition(p.status?.conditions, 'Ready')?.status === 'True';
 }
 
@@ -168,9 +168,9 @@ export function judgeSpread(
   pods: readonly V1Pod[],
   nodes: readonly V1Node[],
   replicas: number,
-  opts: { zones?: readonly string[]; strict?: boolean } = {},
+  opts: { strict?: boolean } = {},
 ): Check {
-  const zones = opts.zones ? [...opts.zones] : schedulableZones(nodes);
+  const zones = schedulableZones(nodes);
   if (!zones.length) return { verdict: 'skipped', message: `no node carries a ${ZONE} label` };
   const zoneOf = new Map(nodes.map((n) => [n.metadata?.name, n.metadata?.labels?.[ZONE]]));
   const ready = pods.filter(isPodReady);

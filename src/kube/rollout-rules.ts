@@ -32,7 +32,7 @@ export type ReasonCode =
 
 export type Phase = 'waiting' | 'progressing' | 'ready' | 'failed';
 
-export interface Counts {
+interface Counts {
   desired: number;
   updated: number;
   ready: number;
@@ -76,8 +76,6 @@ export interface RuleContext {
   minGeneration?: number;
   /** How many distinct pod updates showed ErrImagePull for `<pod uid>/<container>`. */
   errImagePullSeen?: (key: string) => number;
-  /** How long a pod may stay Unschedulable (room for a cluster autoscaler to add a node). */
-  unschedulableGraceMs?: number;
   /**
    * The HPA's minReplicas. A chart leaves `replicas` out while an HPA owns it, so a
    * first install starts at the API default of 1 until the HPA scales it up: the
@@ -86,7 +84,8 @@ export interface RuleContext {
   minReplicas?: number;
 }
 
-export const UNSCHEDULABLE_GRACE_MS = 30_000;
+/** How long a pod may stay Unschedulable: room for a cluster autoscaler to add a node. */
+const UNSCHEDULABLE_GRACE_MS = 30_000;
 /** A container that crashed this often has shown it is not a fluke. */
 const CRASHLOOP_RESTARTS = 2;
 
@@ -99,7 +98,7 @@ function isOwnedBy(
   return !!uid && !!obj.metadata?.ownerReferences?.some((o) => o.uid === uid && o.controller !== false);
 }
 
-export function countsOf(d: V1Deployment | undefined): Counts {
+function countsOf(d: V1Deployment | undefined): Counts {
   return {
     // Without a Deployment there is nothing desired yet (not the API default of 1).
     desired: d ? (d.spec?.replicas ?? 1) : 0,
@@ -110,7 +109,7 @@ export function countsOf(d: V1Deployment | undefined): Counts {
 }
 
 /** The controller has acted on the Deployment's current spec (and the upgrade's, if known). */
-export function isObserved(d: V1Deployment, minGeneration = 0): boolean {
+function isObserved(d: V1Deployment, minGeneration = 0): boolean {
   const generation = d.metadata?.generation ?? 0;
   return generation >= minGeneration && (d.status?.observedGeneration ?? 0) >= generation;
 }
@@ -146,7 +145,7 @@ export function podsOf(rs: V1ReplicaSet, pods: readonly V1Pod[]): V1Pod[] {
  * Stricter than kubectl (which accepts available ≥ updated): ready and available must
  * both reach the desired count and the Available condition must be True, as kstatus asks.
  */
-export function pendingRollout(d: V1Deployment, old: readonly V1ReplicaSet[]): string | undefined {
+function pendingRollout(d: V1Deployment, old: readonly V1ReplicaSet[]): string | undefined {
   const c = countsOf(d);
   const total = d.status?.replicas ?? 0;
   if (c.updated < c.desired) return `${c.updated} of ${c.desired} new replicas updated`;
@@ -162,7 +161,7 @@ export function pendingRollout(d: V1Deployment, old: readonly V1ReplicaSet[]): s
 }
 
 /** ProgressDeadlineExceeded or ReplicaFailure reported on the Deployment itself. */
-export function deploymentFailure(d: V1Deployment): Failure | undefined {
+function deploymentFailure(d: V1Deployment): Failure | undefined {
   const conditions: V1DeploymentCondition[] = d.status?.conditions ?? [];
   const replicaFailure = condition(conditions, 'ReplicaFailure');
   if (replicaFailure?.status === 'True') {
@@ -179,7 +178,7 @@ export function deploymentFailure(d: V1Deployment): Failure | undefined {
 }
 
 /** ReplicaFailure on the new ReplicaSet: pods could not even be created (quota, admission). */
-export function replicaSetFailure(rs: V1ReplicaSet): Failure | undefined {
+function replicaSetFailure(rs: V1ReplicaSet): Failure | undefined {
   const c = condition(rs.status?.conditions, 'ReplicaFailure');
   if (c?.status !== 'True') return undefined;
   return { reason: 'ReplicaFailure', message: `${c.reason}: ${c.message}`, replicaSet: rs.metadata?.name };
@@ -225,7 +224,7 @@ export function podFailure(pods: readonly V1Pod[], ctx: RuleContext): Failure | 
 
 /** A pod the scheduler could not place for longer than the grace (no node fits, none was added). */
 export function unschedulablePod(pods: readonly V1Pod[], ctx: RuleContext): Failure | undefined {
-  const grace = ctx.unschedulableGraceMs ?? UNSCHEDULABLE_GRACE_MS;
+  const grace = UNSCHEDULABLE_GRACE_MS;
   for (const p of pods) {
     const c = condition(p.status?.conditions, 'PodScheduled');
     if (c?.status !== 'False' || c.reason !== 'Unschedulable') continue;

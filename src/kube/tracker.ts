@@ -21,24 +21,24 @@ import {
   type V1ReplicaSet,
 } from '@kubernetes/client-node';
 import { preflightError } from '../errors.js';
+import { formatSeconds } from '../report/duration.js';
 import type { Output } from '../report/output.js';
-import { apiErrorMessage, loadKubeConfig, statusOf } from './client.js';
+import { apiErrorMessage, httpStatusOf } from './client.js';
 import { collectDiagnostics, type Diagnostics } from './diagnostics.js';
 import { ProgressLines, type Progress } from './progress.js';
-import { judgeRollout, podsOf, replicaSetsOf, type Judgement, type ReasonCode } from './rules.js';
+import { judgeRollout, podsOf, replicaSetsOf, type Judgement, type ReasonCode } from './rollout-rules.js';
+import { containerStatuses } from './objects.js';
 
 export type { Progress } from './progress.js';
-export type { ReasonCode } from './rules.js';
+export type { ReasonCode } from './rollout-rules.js';
 export type { Diagnostics } from './diagnostics.js';
 
 export interface TrackerOptions {
-  /** Path of the kubeconfig, or one already loaded (shared, so its token is fetched once). */
-  kubeconfig: string | KubeConfig;
+  /** Loaded once per run and shared, so its token is fetched once. */
+  kubeconfig: KubeConfig;
   namespace: string;
   out: Output;
   now?: () => number;
-  /** Override the 30s a pod may stay Unschedulable (e.g. a slow cluster autoscaler). */
-  unschedulableGraceMs?: number;
 }
 
 export interface TrackRequest {
@@ -169,7 +169,7 @@ export class RolloutTracker {
   static async start(options: TrackerOptions): Promise<RolloutTracker> {
     const opts = { ...options, now: options.now ?? Date.now };
     const { namespace, out } = opts;
-    const kc = typeof opts.kubeconfig === 'string' ? loadKubeConfig(opts.kubeconfig) : opts.kubeconfig;
+    const kc = opts.kubeconfig;
     const apps = kc.makeApiClient(AppsV1Api);
     const core = kc.makeApiClient(CoreV1Api);
     // The watches exist before the tracker they report to; events before then need no judging.
@@ -219,7 +219,7 @@ export class RolloutTracker {
     if (failed >= 0) {
       await Promise.all(all.map((w) => w.stop()));
       const err = (results[failed] as PromiseRejectedResult).reason;
-      const status = statusOf(err);
+      const status = httpStatusOf(err);
       throw preflightError(
         `cannot watch ${all[failed]!.kind} in namespace ${namespace}: ${apiErrorMessage(err)}`,
         {
@@ -278,7 +278,7 @@ export class RolloutTracker {
       const d = await this.apps.readNamespacedDeployment({ name: t.req.deployment, namespace });
       t.minGeneration = d.metadata?.generation ?? 0;
     } catch (err) {
-      if (statusOf(err) !== 404) {
+      if (httpStatusOf(err) !== 404) {
         this.opts.out.warn(
           `${t.req.service}: reading Deployment ${t.req.deployment} failed (${apiErrorMessage(err)})`,
         );
@@ -290,10 +290,7 @@ export class RolloutTracker {
   }
 
   private notePod(pod: V1Pod) {
-    for (const s of [
-      ...(pod.status?.initContainerStatuses ?? []),
-      ...(pod.status?.containerStatuses ?? []),
-    ]) {
+    for (const s of containerStatuses(pod)) {
       if (s.state?.waiting?.reason !== 'ErrImagePull') continue;
       const key = `${pod.metadata?.uid}/${s.name}`;
       const seen = this.errImagePull.get(key) ?? new Set<string>();
@@ -317,7 +314,7 @@ export class RolloutTracker {
   }
 
   private judge(t: Tracking): Judgement {
-    const { namespace, now, unschedulableGraceMs } = this.opts;
+    const { namespace, now } = this.opts;
     return judgeRollout(
       {
         deployment: this.deployments.get(t.req.deployment, namespace),
@@ -328,7 +325,6 @@ export class RolloutTracker {
         now: now(),
         minGeneration: t.minGeneration,
         minReplicas: t.req.minReplicas,
-        unschedulableGraceMs,
         errImagePullSeen: (key) => this.errImagePull.get(key)?.size ?? 0,
       },
     );
@@ -352,7 +348,7 @@ export class RolloutTracker {
         service: t.req.service,
         verdict: 'ready',
         reason: 'Ready',
-        message: `${j.counts.ready}/${j.counts.desired} ready in ${((now - t.since) / 1000).toFixed(1)}s`,
+        message: `${j.counts.ready}/${j.counts.desired} ready in ${formatSeconds(now - t.since)}`,
         timeToReadyMs: now - t.since,
       });
     } else if (j.failure || timedOut) {

@@ -1,7 +1,7 @@
 /**
  * Checks after a successful rollout that the service is protected the way its chart
  * says: the HPA can scale it, the PDB lets a node drain proceed, and its pods are
- * spread over the zones. The judging is in rules.ts; this file only reads objects.
+ * spread over the zones. The judging is in protection-rules.ts; this file only reads objects.
  */
 import {
   AppsV1Api,
@@ -12,7 +12,7 @@ import {
   type V1PodDisruptionBudget,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
-import { apiErrorMessage, statusOf } from './client.js';
+import { apiErrorMessage, httpStatusOf } from './client.js';
 import {
   judgeHpa,
   judgePdb,
@@ -21,17 +21,13 @@ import {
   pdbObserved,
   type Check,
   type ExpectedAutoscaling,
-} from './rules.js';
+} from './protection-rules.js';
 
-export type { Check, Verdict, ExpectedAutoscaling } from './rules.js';
-
-export interface ExpectedProtection {
+interface ExpectedProtection {
   /** From the rendered HPA (or the values); omitted when the service does not autoscale. */
   autoscaling?: ExpectedAutoscaling;
   /** From the rendered PDB; omitted when the service has none. */
   pdbMinAvailable?: number | string;
-  /** Zones the pods should span; default: the zones of schedulable Ready nodes. */
-  zones?: string[];
 }
 
 export interface VerifyRequest {
@@ -42,10 +38,6 @@ export interface VerifyRequest {
   expected: ExpectedProtection;
   /** Missing metrics and poor spread become errors instead of warnings. */
   strict?: boolean;
-  /** How long to wait for the HPA controller to evaluate the metrics (it syncs every 15s). */
-  hpaWaitMs?: number;
-  /** How long to wait for the disruption controller to observe the PDB. */
-  pdbWaitMs?: number;
 }
 
 export interface Verification {
@@ -56,6 +48,10 @@ export interface Verification {
 }
 
 const REREAD_MS = 500;
+/** How long to wait for the HPA controller to evaluate the metrics (it syncs every 15s). */
+const HPA_WAIT_MS = 20_000;
+/** How long to wait for the disruption controller to observe the PDB. */
+const PDB_WAIT_MS = 10_000;
 
 /** Reads until `settled` says the controller has caught up or the time is over; returns the last read. */
 async function readUntil<T>(read: () => Promise<T>, settled: (v: T) => boolean, waitMs: number): Promise<T> {
@@ -72,7 +68,7 @@ async function orMissing<T>(read: Promise<T>): Promise<T | undefined> {
   try {
     return await read;
   } catch (err) {
-    if (statusOf(err) === 404) return undefined;
+    if (httpStatusOf(err) === 404) return undefined;
     throw err;
   }
 }
@@ -94,7 +90,7 @@ async function verifyHpa(req: VerifyRequest): Promise<Check> {
     const hpa = await readUntil<V2HorizontalPodAutoscaler | undefined>(
       () => orMissing(api.readNamespacedHorizontalPodAutoscaler({ name: service, namespace })),
       (h) => !h || hpaEvaluated(h),
-      req.hpaWaitMs ?? 20_000,
+      HPA_WAIT_MS,
     );
     return judgeHpa(hpa, service, expected.autoscaling, req.strict);
   } catch (err) {
@@ -113,7 +109,7 @@ async function verifyPdb(req: VerifyRequest): Promise<Check> {
     const pdb = await readUntil<V1PodDisruptionBudget | undefined>(
       () => orMissing(api.readNamespacedPodDisruptionBudget({ name: service, namespace })),
       (p) => !p || (pdbObserved(p) && (p.status?.disruptionsAllowed ?? 0) >= 1),
-      req.pdbWaitMs ?? 10_000,
+      PDB_WAIT_MS,
     );
     return judgePdb(pdb, service, expected.pdbMinAvailable, expected.autoscaling?.min);
   } catch (err) {
@@ -122,7 +118,7 @@ async function verifyPdb(req: VerifyRequest): Promise<Check> {
 }
 
 async function verifySpread(req: VerifyRequest): Promise<Check> {
-  const { kc, namespace, service, expected } = req;
+  const { kc, namespace, service } = req;
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   try {
@@ -132,7 +128,7 @@ async function verifySpread(req: VerifyRequest): Promise<Check> {
       orMissing(apps.readNamespacedDeployment({ name: service, namespace })),
     ]);
     const replicas = deployment?.spec?.replicas ?? pods.items.length;
-    return judgeSpread(pods.items, nodes.items, replicas, { zones: expected.zones, strict: req.strict });
+    return judgeSpread(pods.items, nodes.items, replicas, { strict: req.strict });
   } catch (err) {
     return failedRead(`the pods and nodes of ${service}`, err);
   }

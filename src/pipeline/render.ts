@@ -12,14 +12,7 @@ import type { Helm, RenderParams } from '../helm/helm.js';
 import { readExpectations } from '../helm/manifest.js';
 import { progressDeadlineWarning } from '../kube/rollout-rules.js';
 import type { Plan, PlannedService } from '../model.js';
-import {
-  imageName,
-  type ChartInfo,
-  type ImageChoice,
-  type RenderedService,
-  type RunContext,
-  type Target,
-} from './context.js';
+import { imageName, type RenderedService, type RunContext, type Target } from './context.js';
 
 /** With `serverDryRun`, the API server's own admission (schemas, Pod Security, quotas) checks each release too. */
 export async function renderAll(
@@ -36,7 +29,7 @@ export async function renderAll(
       plan.services.map((svc) =>
         limit(async () => {
           const image = target.images.get(svc.name)!;
-          const params = renderParams(plan, svc, image, chart, await runValuesFile(ctx, plan, svc));
+          const params = renderParams(target, svc, await runValuesFile(ctx, plan, svc));
           try {
             const expected = readExpectations(await helm.template(params));
             if (serverDryRun) await helm.upgrade({ ...params, dryRun: 'server' });
@@ -85,13 +78,8 @@ async function runValuesFile(ctx: RunContext, plan: Plan, svc: PlannedService): 
   return file;
 }
 
-function renderParams(
-  plan: Plan,
-  svc: PlannedService,
-  image: ImageChoice,
-  chart: ChartInfo,
-  runValues: string,
-): RenderParams {
+function renderParams({ plan, images, chart }: Target, svc: PlannedService, runValues: string): RenderParams {
+  const image = images.get(svc.name)!;
   const sets: Record<string, string> = {};
   if (image.uri) sets['image.repository'] = image.uri;
   if (image.digest) sets['image.digest'] = image.digest;

@@ -5,7 +5,8 @@
  */
 import { formatProgress, type Progress } from '../kube/progress.js';
 import type { Output } from './output.js';
-import { redact } from './summary.js';
+import { seconds } from './duration.js';
+import { redact } from './redact.js';
 
 export interface ConsoleOptions {
   /** Where log lines go; stderr by default. */
@@ -72,7 +73,7 @@ export class ConsoleOutput implements Output {
   }
 
   private line(text: string, style: (s: string) => string = (s) => s): void {
-    const elapsed = ((this.now() - this.start) / 1000).toFixed(1).padStart(6);
+    const elapsed = seconds(this.now() - this.start).padStart(6);
     const body = redact(text, this.secrets).replace(/\n/g, `\n${' '.repeat(10)}`);
     // A log line goes above the live table: take the table away, print, put it back.
     if (this.drawn) this.write(up(this.drawn));

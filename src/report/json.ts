@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Report } from '../model.js';
 
-export function reportJson(report: Report): string {
+function reportJson(report: Report): string {
   return JSON.stringify(report, null, 2) + '\n';
 }
 

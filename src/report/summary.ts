@@ -5,15 +5,9 @@
  * Pure functions of the Report; secrets are replaced before anything is returned.
  */
 import { formatDiagnostics } from '../kube/diagnostics.js';
+import { formatDuration } from './duration.js';
+import { redact } from './redact.js';
 import type { Report, ServiceResult, ServiceStatus } from '../model.js';
-
-/** Replaces every secret with *** (longest first, so a secret containing another is fully hidden). */
-export function redact(text: string, secrets: readonly string[]): string {
-  return [...secrets]
-    .filter((s) => s.length > 0)
-    .sort((a, b) => b.length - a.length)
-    .reduce((acc, s) => acc.split(s).join('***'), text);
-}
 
 /** sha256:0123456789abcdef… -> sha256:0123456789ab (what `docker images` shows). */
 export function shortDigest(digest: string | undefined): string {
@@ -23,18 +17,10 @@ export function shortDigest(digest: string | undefined): string {
 }
 
 /** `user-service@sha256:0123456789ab` or `user-service:abc123`: the repository's last segment, digest shortened. */
-export function shortImage(r: ServiceResult): string {
+function shortImage(r: ServiceResult): string {
   const name = r.image.split('@')[0]!.split('/').pop() ?? r.image;
   if (r.digest) return `${name.split(':')[0]}@${shortDigest(r.digest)}`;
   return name || '-';
-}
-
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined) return '';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
 }
 
 function revision(r: ServiceResult): string {
@@ -72,7 +58,7 @@ function where(report: Report): string[] {
 }
 
 /** HPA, PDB and zone spread verdicts in a few words: `hpa ok, pdb ok, spread warning`. */
-export function checksText(r: ServiceResult): string {
+function checksText(r: ServiceResult): string {
   const v = r.verification;
   if (!v) return '';
   return `hpa ${v.hpa.verdict}, pdb ${v.pdb.verdict}, spread ${v.spread.verdict}`;

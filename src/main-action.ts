@@ -1,4 +1,0 @@
-// The Action's entry point (bundled to dist/index.js, which action.yml runs).
-import { run } from './action.js';
-
-await run();
