@@ -178,7 +178,7 @@ export async function run(): Promise<void> {
     const report = await runPipeline(request, {
       out,
       run: execRunner,
-      awsClients,
+      awsClients: (region) => awsClients(region, (retry) => out.info(retry)),
       tokenCommand: { command: process.execPath, args: [cli, 'token'] },
       tempDir: process.env.RUNNER_TEMP || tmpdir(),
       pathEnv: process.env.PATH,

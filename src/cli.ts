@@ -44,7 +44,7 @@ async function executePipeline(request: DeployRequest, out: ConsoleOutput): Prom
   return runPipeline(request, {
     out,
     run: execRunner,
-    awsClients,
+    awsClients: (region) => awsClients(region, (retry) => out.info(retry)),
     // The kubeconfig's exec plugin re-enters this very file as `token`.
     tokenCommand: { command: process.execPath, args: [fileURLToPath(import.meta.url), 'token'] },
     tempDir: tmpdir(),

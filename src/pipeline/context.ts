@@ -120,6 +120,17 @@ export function helmFor(ctx: RunContext, target: Target, cluster?: ClusterAccess
   });
 }
 
+/**
+ * Promise.all that waits for every promise before it rejects (with the first failure):
+ * nothing is still writing into the work dir, or running helm, when the caller cleans up.
+ */
+export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
 export function imageName(image: ImageChoice): string {
   const repo = image.uri ?? '(repository from the values files)';
   return image.digest ? `${repo}@${image.digest}` : `${repo}:${image.tag}`;

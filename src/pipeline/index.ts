@@ -52,7 +52,16 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
     if (err instanceof DeployError) return results.fail(err);
     throw err;
   } finally {
-    await rm(ctx.workDir, { recursive: true, force: true });
+    await closeRun(ctx);
+  }
+}
+
+/** A cleanup failure is said, never thrown: it must not replace the run's real result. */
+async function closeRun(ctx: RunContext): Promise<void> {
+  try {
+    await rm(ctx.workDir, { recursive: true, force: true, maxRetries: 3 });
+  } catch (err) {
+    ctx.out.warn(`could not remove the work dir ${ctx.workDir}: ${(err as Error).message}`);
   }
 }
 

@@ -8,7 +8,14 @@ import { DeployError } from '../errors.js';
 import { formatDiagnostics } from '../kube/diagnostics.js';
 import { formatSeconds } from '../report/duration.js';
 import type { Plan } from '../model.js';
-import { imageName, type RenderedService, type RunContext, type Session, type Tracker } from './context.js';
+import {
+  imageName,
+  settleAll,
+  type RenderedService,
+  type RunContext,
+  type Session,
+  type Tracker,
+} from './context.js';
 import { verifyReleased } from './verify.js';
 
 export async function releaseInWaves(
@@ -25,7 +32,7 @@ export async function releaseInWaves(
       continue;
     }
     await ctx.out.group(`Wave ${i + 1}/${plan.waves.length}: ${wave.join(', ')}`, () =>
-      Promise.all(wave.map((name) => limit(() => releaseOne(ctx, plan, rendered.get(name)!, session)))),
+      settleAll(wave.map((name) => limit(() => releaseOne(ctx, plan, rendered.get(name)!, session)))),
     );
   }
 }

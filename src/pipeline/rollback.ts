@@ -4,7 +4,7 @@
  */
 import { DeployError } from '../errors.js';
 import type { Plan } from '../model.js';
-import type { RunContext, Session } from './context.js';
+import { settleAll, type RunContext, type Session } from './context.js';
 
 export async function rollBack(ctx: RunContext, plan: Plan, session: Session): Promise<void> {
   const { request } = plan;
@@ -13,7 +13,7 @@ export async function rollBack(ctx: RunContext, plan: Plan, session: Session): P
     .results()
     .filter((r) => r.status === 'failed' || (request.rollback === 'all' && r.status === 'deployed'));
   await ctx.out.group(`Rolling back ${targets.map((t) => t.service).join(', ')}`, () =>
-    Promise.all(
+    settleAll(
       targets.map(async ({ service }) => {
         const previous = session.before.get(service);
         try {
