@@ -18,7 +18,7 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export const READ_ATTEMPTS = 6;
+const READ_ATTEMPTS = 6;
 const BASE_MS = 250;
 const CAP_MS = 8_000;
 const ATTEMPT_TIMEOUT_MS = 15_000;
@@ -26,7 +26,7 @@ const CONNECTION_ERRORS =
   /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|socket hang up|network socket disconnected|other side closed|fetch failed|took longer than/i;
 
 /** Worth another try: the server was busy, failing over, or unreachable for a moment. */
-export function isTransient(err: unknown): boolean {
+function isTransient(err: unknown): boolean {
   const status = httpStatusOf(err);
   if (status !== undefined) return status === 429 || (status >= 500 && status !== 501);
   const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } } | undefined;
@@ -36,7 +36,7 @@ export function isTransient(err: unknown): boolean {
 }
 
 /** The server's Retry-After in ms (seconds form), capped, when it sent one. */
-export function retryAfterMs(err: unknown): number | undefined {
+function retryAfterMs(err: unknown): number | undefined {
   if (!(err instanceof ApiException)) return undefined;
   const headers = (err.headers ?? {}) as Record<string, string | undefined>;
   const value = headers['retry-after'] ?? headers['Retry-After'];

@@ -44,7 +44,7 @@ export interface PipelineDeps {
 }
 
 export type Tracker = { track(req: TrackRequest): Promise<RolloutOutcome>; stop(): Promise<void> };
-export type Verifier = (req: Omit<VerifyRequest, 'kc'>) => Promise<Verification>;
+export type Verifier = (req: Omit<VerifyRequest, 'kc' | 'log'>) => Promise<Verification>;
 
 export interface KubeAccess {
   tracker(kubeconfig: string, namespace: string, out: Output): Promise<Tracker>;
