@@ -51,19 +51,43 @@ type ClusterAnswer = (args: string[]) => Partial<RunResult> | undefined;
 /** Real helm for version/template; `cluster` answers everything that would reach a cluster. */
 function runner(cluster: ClusterAnswer = () => undefined) {
   const calls: string[][] = [];
+  /** Each release's revisions as helm would record them: listed ones, then one per upgrade. */
+  const history = new Map<string, { revision: number; status: string; description: string }[]>();
   const run: Runner = async (command, args, options) => {
     calls.push(args);
     if (args[0] === 'version' || args[0] === 'template') return execRunner(command, args, options);
     const answer = cluster(args);
-    if (args[0] === 'list') return { exitCode: 0, stdout: '[]', stderr: '', ...answer };
+    if (args[0] === 'list') {
+      const res = { exitCode: 0, stdout: '[]', stderr: '', ...answer };
+      for (const r of JSON.parse(res.stdout) as { name: string; revision: string; status: string }[]) {
+        history.set(r.name, [{ revision: Number(r.revision), status: r.status, description: 'listed' }]);
+      }
+      return res;
+    }
+    if (args[0] === 'history') {
+      return { exitCode: 0, stdout: JSON.stringify(history.get(args[1]!) ?? []), stderr: '', ...answer };
+    }
     if (args[0] === 'upgrade') {
-      const release = args[2];
-      return {
+      const release = args[2]!;
+      const past = history.get(release) ?? [];
+      const version = (past.at(-1)?.revision ?? 0) + 1;
+      const res = {
         exitCode: 0,
-        stdout: JSON.stringify({ name: release, version: 1, info: { status: 'deployed' } }),
+        stdout: JSON.stringify({ name: release, version, info: { status: 'deployed' } }),
         stderr: '',
         ...answer,
       };
+      // Like helm, a failed upgrade past validation still records a revision, marked failed
+      // (with helm's own description); a refused one (another operation in progress) does not.
+      if (!args.some((x) => x.startsWith('--dry-run')) && !/another operation/.test(res.stderr)) {
+        const ok = res.exitCode === 0;
+        const description = ok
+          ? (args[args.indexOf('--description') + 1] ?? '')
+          : `Upgrade "${release}" failed`;
+        const revision = ok ? (JSON.parse(res.stdout) as { version: number }).version : version;
+        history.set(release, [...past, { revision, status: ok ? 'deployed' : 'failed', description }]);
+      }
+      return res;
     }
     return { exitCode: 0, stdout: '', stderr: '', ...answer };
   };
@@ -304,6 +328,60 @@ describe('a deploy of the six services', () => {
       'user-service',
     ]);
     expect(report.services.filter((s) => s.status === 'rolled-back')).toHaveLength(5);
+  });
+
+  it('leaves a release another deploy moved on since, and says so', async () => {
+    let moved = false;
+    const t = setup({
+      cluster: (args) => {
+        if (args[0] === 'list') return listedAt(4);
+        if (args[0] === 'upgrade' && args[2] === 'payment-service')
+          return { exitCode: 1, stderr: 'Error: UPGRADE FAILED: context deadline exceeded' };
+        // Meanwhile someone else deployed payment-service: its history now ends at 6.
+        if (args[0] === 'history' && args[1] === 'payment-service' && !moved) {
+          moved = true;
+          const rows = [4, 5, 6].map((revision) => ({
+            revision,
+            status: revision === 6 ? 'deployed' : 'superseded',
+            description: 'other run',
+          }));
+          return { stdout: JSON.stringify(rows) };
+        }
+        return undefined;
+      },
+    });
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    expect(t.calls.filter((a) => a[0] === 'rollback')).toEqual([]);
+    expect(report.services.find((s) => s.service === 'payment-service')!.status).toBe('failed');
+    expect(report.warnings).toContainEqual(
+      expect.stringMatching(
+        /payment-service: not rolled back: it is at revision 6 \(deployed\).*another deploy changed it/,
+      ),
+    );
+  });
+
+  it('treats "another operation is in progress" as a conflict, never rolled back', async () => {
+    const t = setup({
+      cluster: (args) => {
+        if (args[0] === 'list') return listedAt(4);
+        if (args[0] === 'upgrade' && args[2] === 'order-service')
+          return {
+            exitCode: 1,
+            stderr: 'Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress',
+          };
+        return undefined;
+      },
+    });
+    const report = await runPipeline(request({ rollback: 'all' }), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    expect(report.services.find((s) => s.service === 'order-service')).toMatchObject({
+      status: 'failed',
+      reason: 'Conflict',
+    });
+    const rolled = t.calls.filter((a) => a[0] === 'rollback').map((a) => a[1]);
+    expect(rolled).not.toContain('order-service');
+    expect(rolled.length).toBeGreaterThan(0);
   });
 });
 

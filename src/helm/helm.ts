@@ -150,6 +150,11 @@ function schemaKey(stderr: string): string | undefined {
   return v3?.[1] && v3[1] !== '(root)' ? v3[1] : undefined;
 }
 
+/** helm refused because another install/upgrade/rollback of the release is under way (or was killed mid-way). */
+export function isReleaseLocked(err: DeployError): boolean {
+  return /another operation \(install\/upgrade\/rollback\) is in progress/.test(err.describe());
+}
+
 function hintFor(stderr: string, release: string | undefined, namespace: string | undefined): string {
   if (
     /cluster unreachable|connection refused|no such host|i\/o timeout|Unauthorized|credentials/i.test(stderr)

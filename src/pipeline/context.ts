@@ -59,6 +59,8 @@ export interface RunContext {
   results: RunRecorder;
   /** Private (0700) temp dir for values files and registry logins; removed at the end. */
   workDir: string;
+  /** Unique per run, written into every release description: how a revision is known to be this run's. */
+  runId: string;
 }
 
 /** What each service will run: `uri` is unset only when neither ECR nor the deploy file names a registry. */

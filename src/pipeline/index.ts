@@ -5,6 +5,7 @@
  * Nothing in the cluster changes before `releaseInWaves`: every input and preflight
  * error ends the run with exit code 2 and an untouched cluster.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadDeployConfig } from '../config/load.js';
@@ -73,5 +74,6 @@ async function openRun(request: DeployRequest, given: PipelineDeps): Promise<Run
     awsClients: (region) => clients.get(region) ?? clients.set(region, given.awsClients(region)).get(region)!,
   };
   const workDir = await mkdtemp(join(deps.tempDir, 'ecommerce-deploy-'));
-  return { request, deps, out: deps.out, results: new RunRecorder(request, deps.out), workDir };
+  const runId = randomUUID().slice(0, 13);
+  return { request, deps, out: deps.out, results: new RunRecorder(request, deps.out), workDir, runId };
 }

@@ -5,6 +5,7 @@
  */
 import pLimit from 'p-limit';
 import { DeployError } from '../errors.js';
+import { isReleaseLocked } from '../helm/helm.js';
 import { formatDiagnostics } from '../kube/diagnostics.js';
 import { formatSeconds } from '../report/duration.js';
 import type { Plan } from '../model.js';
@@ -53,12 +54,14 @@ async function releaseOne(
   );
   let revision: number | undefined;
   try {
-    ({ revision } = await session.helm.upgrade({ ...params, description: describeRelease(plan) }));
+    ({ revision } = await session.helm.upgrade({ ...params, description: describeRelease(ctx, plan) }));
   } catch (err) {
     if (!(err instanceof DeployError)) throw err;
+    // Another run (or a human's helm) holds the release: not ours to judge or roll back.
+    const conflict = isReleaseLocked(err);
     results.update(svc.name, {
       status: 'failed',
-      reason: 'HelmUpgradeFailed',
+      reason: conflict ? 'Conflict' : 'HelmUpgradeFailed',
       message: err.describe(),
       durationMs: elapsed(),
     });
@@ -96,10 +99,11 @@ async function releaseOne(
   );
 }
 
-function describeRelease(plan: Plan): string {
+function describeRelease(ctx: RunContext, plan: Plan): string {
   const { trace, imageTag } = plan.request;
   return [
     `ecommerce-deploy ${imageTag}`,
+    `run-id ${ctx.runId}`,
     trace.commitSha && `commit ${trace.commitSha}`,
     trace.actor && `by ${trace.actor}`,
     trace.runUrl && `run ${trace.runUrl}`,
