@@ -20,6 +20,7 @@ import { writeJsonReport } from './report/json.js';
 import type { Output } from './report/output.js';
 import { summaryMarkdown } from './report/summary.js';
 import { buildRequest } from './request.js';
+import { cancelOnSignals } from './signals.js';
 import { traceFromWorkflow, type WorkflowContext } from './trace.js';
 
 /** Output over @actions/core: log lines, annotations, masking and collapsible groups. */
@@ -153,6 +154,7 @@ async function publish(report: Report, request: DeployRequest, out: ActionOutput
 }
 
 function failedServices(report: Report): string {
+  if (report.result === 'cancelled') return `deploy cancelled by ${report.cancelledBy}`;
   const failed = report.services.filter((r) => r.status === 'failed' || r.status === 'rolled-back');
   return `deploy failed: ${failed.map((r) => `${r.service} (${r.reason ?? r.status})`).join(', ') || 'see the log above'}`;
 }
@@ -165,6 +167,11 @@ function fail(message: string, exitCode: number, published = false): void {
 }
 
 export async function run(): Promise<void> {
+  const cancellation = cancelOnSignals((name, first) =>
+    core.warning(
+      first ? `${name}: cancelling this deploy; the summary and outputs are still written` : `${name} again`,
+    ),
+  );
   try {
     const out = new ActionOutput();
     const request = requestFromInputs();
@@ -179,6 +186,7 @@ export async function run(): Promise<void> {
       out,
       run: execRunner,
       awsClients: (region) => awsClients(region, (retry) => out.info(retry)),
+      signal: cancellation.signal,
       tokenCommand: { command: process.execPath, args: [cli, 'token'] },
       tempDir: process.env.RUNNER_TEMP || tmpdir(),
       pathEnv: process.env.PATH,
@@ -196,5 +204,9 @@ export async function run(): Promise<void> {
         `ecommerce-deploy stopped unexpectedly: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
         1,
       );
+  } finally {
+    cancellation.dispose();
+    // A cancelled run has published its outputs; a lingering connection must not keep the step alive.
+    if (cancellation.signal.aborted) setTimeout(() => process.exit(), 200).unref();
   }
 }

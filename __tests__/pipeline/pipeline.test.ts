@@ -4,7 +4,7 @@
  * fake at the exec boundary and recorded, so each test can assert what would have
  * changed; AWS is mocked at the SDK client.
  */
-import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -731,5 +731,73 @@ describe('a chart from ECR (OCI)', () => {
     expect(exitCodeOf(report)).toBe(0);
     expect(seen.some((c) => c.args[0] === 'registry')).toBe(false);
     expect(seen.every((c) => c.env?.HELM_REGISTRY_CONFIG === undefined)).toBe(true);
+  });
+});
+
+describe('a cancelled run (SIGINT/SIGTERM)', () => {
+  it('starts nothing new, reports where each service was left, rolls nothing back, leaves no temp files', async () => {
+    const controller = new AbortController();
+    const t = setup();
+    const tempDir = mkdtempSync(join(tmpdir(), 'cancel-test-'));
+    const stops: boolean[] = [];
+    const pending: ((o: RolloutOutcome) => void)[] = [];
+    t.deps.tempDir = tempDir;
+    t.deps.signal = controller.signal;
+    t.deps.kube = {
+      tracker: async () => ({
+        // Every rollout is still in progress when the signal comes.
+        track: (req) =>
+          new Promise((resolve) => {
+            pending.push(resolve);
+            if (pending.length === 1) setImmediate(() => controller.abort('SIGINT'));
+            void req;
+          }),
+        stop: async (cancelled) => {
+          stops.push(Boolean(cancelled));
+          for (const r of pending.splice(0)) {
+            r({
+              service: '',
+              verdict: 'failed',
+              reason: cancelled ? 'Cancelled' : 'Timeout',
+              message: 'stopped',
+            });
+          }
+        },
+      }),
+      verifier: fakeKube().kube.verifier,
+    };
+    const report = await runPipeline(request({ concurrency: 3 }), t.deps);
+
+    expect(report.result).toBe('cancelled');
+    expect(report.cancelledBy).toBe('SIGINT');
+    expect(exitCodeOf(report)).toBe(130);
+    expect(stops[0]).toBe(true);
+    const upgraded = t.changes().map((a) => a[2]);
+    expect(upgraded).toHaveLength(3); // the concurrency limit's worth, nothing after the signal
+    for (const s of report.services) {
+      if (upgraded.includes(s.service)) {
+        expect(s).toMatchObject({ status: 'cancelled', revision: 1 });
+        expect(s.message).toMatch(/revision 1 released; its rollout was still in progress/);
+      } else {
+        expect(s).toMatchObject({
+          status: 'skipped',
+          reason: 'Cancelled',
+          message: 'not started: the run was cancelled',
+        });
+      }
+    }
+    expect(t.calls.filter((a) => a[0] === 'rollback' || a[0] === 'uninstall')).toEqual([]);
+    expect(readdirSync(tempDir)).toEqual([]);
+  });
+
+  it('ends with 143 for SIGTERM, before anything changed when it comes during preflight', async () => {
+    const controller = new AbortController();
+    controller.abort('SIGTERM');
+    const t = setup();
+    t.deps.signal = controller.signal;
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(143);
+    expect(t.changes()).toEqual([]);
+    expect(report.services.every((s) => s.status === 'skipped' && s.reason === 'Cancelled')).toBe(true);
   });
 });

@@ -205,6 +205,8 @@ export interface HelmOptions {
   kubeconfig?: string;
   /** More environment, e.g. HELM_CACHE_HOME in tests. */
   env?: Record<string, string>;
+  /** The run's cancellation, passed on to every helm process. */
+  signal?: AbortSignal;
   /**
    * EKS tokens minted in this process, handed to each helm command as HELM_KUBETOKEN,
    * so helm does not start the kubeconfig's exec plugin (a Node process) per command.
@@ -250,7 +252,11 @@ export class Helm {
     );
     const env = token ? { ...this.env, HELM_KUBETOKEN: token } : this.env;
     try {
-      return await this.opts.run(this.opts.helm.path, args, { env, input: c.input });
+      return await this.opts.run(this.opts.helm.path, args, {
+        env,
+        input: c.input,
+        signal: this.opts.signal,
+      });
     } catch (err) {
       // The Runner only throws when the process could not start at all.
       throw helmError(c.kind, c.what, args, { exitCode: -1, stdout: '', stderr: String(err) }, c);

@@ -14,7 +14,7 @@ import { DeployError } from '../errors.js';
 import type { DeployRequest, Report } from '../model.js';
 import { RunRecorder } from '../report/recorder.js';
 import { connect, openSession } from './connect.js';
-import { helmFor, type PipelineDeps, type RunContext } from './context.js';
+import { cancelledBy, checkCancelled, helmFor, type PipelineDeps, type RunContext } from './context.js';
 import { preflight } from './preflight.js';
 import { renderAll } from './render.js';
 import { releaseInWaves } from './release.js';
@@ -30,18 +30,25 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       await renderAll(ctx, target, helmFor(ctx, target));
       return results.finish('planned');
     }
+    checkCancelled(ctx);
     const cluster = await connect(ctx);
     try {
       const helm = helmFor(ctx, target, cluster);
       const rendered = await renderAll(ctx, target, helm, request.mode === 'plan');
+      checkCancelled(ctx);
       const session = await openSession(ctx, plan, helm, cluster);
       const { tracker } = session;
       if (!tracker) return results.finish('planned');
+      const stopWatching = () => void tracker.stop(true);
+      ctx.signal.addEventListener('abort', stopWatching, { once: true });
       try {
+        checkCancelled(ctx);
         await releaseInWaves(ctx, plan, rendered, { ...session, tracker });
       } finally {
+        ctx.signal.removeEventListener('abort', stopWatching);
         await tracker.stop();
       }
+      checkCancelled(ctx);
       results.flushWarnings();
       const failed = results.failed();
       if (failed) await rollBack(ctx, plan, session);
@@ -50,6 +57,8 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       await cluster.dispose();
     }
   } catch (err) {
+    // Whatever failed once the signal came (a killed helm, a stopped watch) is the cancel's doing.
+    if (ctx.signal.aborted) return results.cancel(cancelledBy(ctx.signal));
     if (err instanceof DeployError) return results.fail(err);
     throw err;
   } finally {
@@ -75,5 +84,14 @@ async function openRun(request: DeployRequest, given: PipelineDeps): Promise<Run
   };
   const workDir = await mkdtemp(join(deps.tempDir, 'ecommerce-deploy-'));
   const runId = randomUUID().slice(0, 13);
-  return { request, deps, out: deps.out, results: new RunRecorder(request, deps.out), workDir, runId };
+  const signal = deps.signal ?? new AbortController().signal;
+  return {
+    request,
+    deps,
+    out: deps.out,
+    results: new RunRecorder(request, deps.out),
+    workDir,
+    runId,
+    signal,
+  };
 }

@@ -27,13 +27,19 @@ export async function releaseInWaves(
 ): Promise<void> {
   const limit = pLimit(plan.request.concurrency);
   for (const [i, wave] of plan.waves.entries()) {
+    if (ctx.signal.aborted) return;
     if (ctx.results.failed()) {
       for (const name of wave)
         ctx.results.update(name, { status: 'skipped', reason: 'an earlier wave failed' });
       continue;
     }
     await ctx.out.group(`Wave ${i + 1}/${plan.waves.length}: ${wave.join(', ')}`, () =>
-      settleAll(wave.map((name) => limit(() => releaseOne(ctx, plan, rendered.get(name)!, session)))),
+      settleAll(
+        wave.map((name) =>
+          // Queued behind the concurrency limit when the signal came: never started.
+          limit(() => (ctx.signal.aborted ? undefined : releaseOne(ctx, plan, rendered.get(name)!, session))),
+        ),
+      ),
     );
   }
 }
@@ -61,7 +67,7 @@ async function releaseOne(
     const conflict = isReleaseLocked(err);
     results.update(svc.name, {
       status: 'failed',
-      reason: conflict ? 'Conflict' : 'HelmUpgradeFailed',
+      reason: ctx.signal.aborted ? 'Cancelled' : conflict ? 'Conflict' : 'HelmUpgradeFailed',
       message: err.describe(),
       durationMs: elapsed(),
     });
@@ -84,6 +90,13 @@ async function releaseOne(
     // Checked while the rest of the wave is still rolling out, not after all of it.
     await verifyReleased(ctx, plan, service, session.verify);
     results.update(svc.name, { durationMs: elapsed() });
+    return;
+  }
+  if (outcome.reason === 'Cancelled') {
+    results.update(svc.name, { status: 'failed', reason: 'Cancelled', durationMs: elapsed() });
+    out.warn(
+      `${svc.name}: revision ${revision ?? '?'} released; its rollout was not watched to the end (cancelled)`,
+    );
     return;
   }
   results.update(svc.name, {
