@@ -15,7 +15,7 @@ import {
   type StandInEnv,
   SERVICES,
 } from '../../scripts/stand-in.mjs';
-import { deployCli, runNode as runWith } from './run.js';
+import { deployCli, parseOutputs, runNode as runWith } from './run.js';
 
 const NS = 'e2e-shop';
 const HELM3 = resolve('.cache/tools/helm3/helm');
@@ -38,15 +38,6 @@ function releases(): Record<string, { revision: string; status: string }> {
     }
   }
   return latest;
-}
-
-function parseOutputs(file: string): Record<string, string> {
-  // GITHUB_OUTPUT uses `name<<delimiter` blocks.
-  const text = readFileSync(file, 'utf8');
-  const out: Record<string, string> = {};
-  const re = /^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!;
-  return out;
 }
 
 beforeAll(() => {
