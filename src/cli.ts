@@ -128,6 +128,7 @@ interface RequestOptions {
   concurrency: string;
   rollback: string;
   rollbackTimeout: string;
+  waitForLock?: string;
   keepFailedInstall?: boolean;
   strict?: boolean;
   report?: string;
@@ -151,6 +152,10 @@ function addRequestOptions(cmd: Command): Command {
       '--rollback-timeout <seconds>',
       'timeout of each rollback',
       String(DEFAULTS.rollbackTimeoutSeconds),
+    )
+    .option(
+      '--wait-for-lock <seconds>',
+      "wait this long for another run's deploy of the namespace to finish, instead of stopping (exit 2)",
     )
     .option('--keep-failed-install', 'keep a failed first install instead of uninstalling it')
     .option('--strict', 'treat verification warnings (HPA metrics, PDB, zone spread) as failures')
@@ -190,6 +195,7 @@ export async function requestFromOptions(
     concurrency: o.concurrency,
     rollback: o.rollback,
     rollbackTimeout: o.rollbackTimeout,
+    lockWait: o.waitForLock,
     keepFailedInstall: o.keepFailedInstall,
     strict: o.strict,
     helmBinary: deps.env.HELM_BIN,
@@ -202,6 +208,7 @@ export async function requestFromOptions(
       concurrency: '--concurrency',
       rollback: '--rollback',
       rollbackTimeout: '--rollback-timeout',
+      lockWait: '--wait-for-lock',
       cluster: '--cluster',
       region: '--region',
       kubeconfig: '--kubeconfig',

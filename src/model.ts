@@ -46,6 +46,8 @@ export interface DeployRequest {
   rollback: RollbackMode;
   /** Each rollback's own timeout: not whatever the deploy's timeout left over. */
   rollbackTimeoutSeconds: number;
+  /** Wait up to this long for another run's deploy lease on the namespace, instead of stopping at once. */
+  lockWaitSeconds?: number;
   /** Keep a failed first install for inspection instead of uninstalling it. */
   keepFailedInstall: boolean;
   /** Treat verification warnings (e.g. no metrics for the HPA) as errors. */
@@ -135,6 +137,8 @@ export interface Report {
   durationMs: number;
   services: ServiceResult[];
   warnings: string[];
+  /** Releases a dead run had left pending-*, recovered before this deploy: what was done to each. */
+  recovered?: { service: string; action: string }[];
   /** Set when the run stopped before releasing (input/preflight) or failed. */
   error?: { kind: string; message: string; exitCode: number };
 }

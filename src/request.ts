@@ -34,6 +34,8 @@ export interface RequestInput {
   concurrency?: string;
   rollback?: string;
   rollbackTimeout?: string;
+  /** Seconds to wait for another run's deploy lease; empty: do not wait. */
+  lockWait?: string;
   keepFailedInstall?: boolean;
   strict?: boolean;
   helmVersion?: string;
@@ -48,6 +50,7 @@ export interface RequestInput {
     | 'concurrency'
     | 'rollback'
     | 'rollbackTimeout'
+    | 'lockWait'
     | 'cluster'
     | 'region'
     | 'kubeconfig'
@@ -162,6 +165,8 @@ export function buildRequest(input: RequestInput): DeployRequest {
     skipImageCheck: input.skipImageCheck ?? false,
     rollback,
     rollbackTimeoutSeconds,
+    lockWaitSeconds:
+      given(input.lockWait) === undefined ? undefined : parsePositiveInt(names.lockWait, input.lockWait, 0),
     keepFailedInstall: input.keepFailedInstall ?? false,
     strict: input.strict ?? false,
     reportPath: given(input.reportPath),

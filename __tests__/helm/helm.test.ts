@@ -2,7 +2,7 @@ import { DeployError } from '../../src/errors.js';
 import type { SupportedHelm } from '../../src/helm/binary.js';
 import {
   Helm,
-  assertNoPendingReleases,
+  recoveryOf,
   listArgs,
   rollbackArgs,
   setArgs,
@@ -56,7 +56,6 @@ describe('upgradeArgs', () => {
     '/charts/ecommerce-service',
     '--namespace',
     'shop',
-    '--create-namespace',
     '-f',
     '/deploy/values/production.yaml',
     '-f',
@@ -84,7 +83,6 @@ describe('upgradeArgs', () => {
       'oci://r/c',
       '--namespace',
       'shop',
-      '--create-namespace',
     ]);
   });
 });
@@ -306,7 +304,7 @@ describe('Helm client', () => {
   });
 });
 
-describe('assertNoPendingReleases', () => {
+describe('recoveryOf: unlocking a release a dead run left pending', () => {
   const rel = (status: string, revision: number): ReleaseInfo => ({
     status,
     revision,
@@ -323,59 +321,20 @@ describe('assertNoPendingReleases', () => {
     description: '',
   });
 
-  it('passes when the selected services are deployed, failed or new', async () => {
-    const releases = new Map([
-      ['user-service', rel('deployed', 3)],
-      ['order-service', rel('failed', 2)],
-      ['cart-service', rel('pending-upgrade', 9)], // not selected
-    ]);
-    await expect(
-      assertNoPendingReleases(releases, ['user-service', 'order-service', 'payment-service'], 'shop'),
-    ).resolves.toBeUndefined();
+  it('leaves deployed and failed releases alone', () => {
+    expect(recoveryOf(rel('deployed', 3), [h(3, 'deployed')])).toBeUndefined();
+    expect(recoveryOf(rel('failed', 2), [h(1, 'superseded'), h(2, 'failed')])).toBeUndefined();
   });
 
-  it('names a stuck upgrade and the revision to roll back to, from history, looked up only for it', async () => {
-    const releases = new Map([
-      ['user-service', rel('deployed', 3)],
-      ['order-service', rel('pending-upgrade', 6)],
-    ]);
-    const looked: string[] = [];
-    const history = async (r: string) => {
-      looked.push(r);
-      return [h(3, 'superseded'), h(4, 'deployed'), h(5, 'failed'), h(6, 'pending-upgrade')];
-    };
-    const err = await rejected(
-      assertNoPendingReleases(releases, ['user-service', 'order-service'], 'shop', history),
-    );
-    expect(looked).toEqual(['order-service']);
-    expect(err.kind).toBe('input');
-    expect(err.exitCode).toBe(2);
-    expect(err.where.service).toBe('order-service');
-    expect(err.message).toBe('release order-service in shop is stuck in pending-upgrade');
-    expect(err.details).toEqual([
-      'order-service is pending-upgrade at revision 6; to recover: `helm rollback order-service 4 -n shop`',
-    ]);
-    expect(err.hint).toMatch(/another deploy may still be running/);
+  it('rolls a stuck upgrade back to the last revision that was live', () => {
+    const history = [h(3, 'superseded'), h(4, 'deployed'), h(5, 'failed'), h(6, 'pending-upgrade')];
+    expect(recoveryOf(rel('pending-upgrade', 6), history)).toEqual({ action: 'rollback', to: 4 });
+    const rolling = [h(6, 'superseded'), h(7, 'failed'), h(8, 'pending-rollback')];
+    expect(recoveryOf(rel('pending-rollback', 8), rolling)).toEqual({ action: 'rollback', to: 6 });
   });
 
-  it('suggests uninstalling a first install that never finished, and lists every stuck service', async () => {
-    const releases = new Map([
-      ['payment-service', rel('pending-install', 1)],
-      ['order-service', rel('pending-rollback', 8)],
-    ]);
-    const history = async (r: string) =>
-      r === 'order-service'
-        ? [h(6, 'superseded'), h(7, 'failed'), h(8, 'pending-rollback')]
-        : [h(1, 'pending-install')];
-    const err = await rejected(
-      assertNoPendingReleases(releases, ['payment-service', 'order-service'], 'shop', history),
-    );
-    expect(err.message).toBe(
-      '2 releases in shop are stuck in a pending state: payment-service, order-service',
-    );
-    expect(err.details).toEqual([
-      'payment-service is pending-install at revision 1; to recover: `helm uninstall payment-service -n shop`',
-      'order-service is pending-rollback at revision 8; to recover: `helm rollback order-service 6 -n shop`',
-    ]);
+  it('removes a first install that never finished, and has no answer for an upgrade with nothing live before it', () => {
+    expect(recoveryOf(rel('pending-install', 1), [h(1, 'pending-install')])).toEqual({ action: 'uninstall' });
+    expect(recoveryOf(rel('pending-upgrade', 2), [h(1, 'failed'), h(2, 'pending-upgrade')])).toBeUndefined();
   });
 });

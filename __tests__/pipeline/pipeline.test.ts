@@ -20,7 +20,7 @@ import { runPipeline } from '../../src/pipeline/index.js';
 import type { KubeAccess, PipelineDeps } from '../../src/pipeline/context.js';
 import { exitCodeOf } from '../../src/report/recorder.js';
 import type { RolloutOutcome, TrackRequest } from '../../src/kube/tracker.js';
-import { preflightError } from '../../src/errors.js';
+import { inputError, preflightError } from '../../src/errors.js';
 import { execRunner, type Runner, type RunResult } from '../../src/runner.js';
 import { MemoryOutput } from '../memory-output.js';
 import type { DeployRequest } from '../../src/model.js';
@@ -157,7 +157,12 @@ function eksWith(status: 'ACTIVE' | 'CREATING' | 'missing') {
 /** The Kubernetes API side: every rollout ready unless `failing` names the service. */
 function fakeKube(failing: Record<string, Partial<RolloutOutcome>> = {}) {
   const tracked: TrackRequest[] = [];
+  const locks: string[] = [];
   const kube: KubeAccess = {
+    lock: async (_kubeconfig, opts) => {
+      locks.push(`take ${opts.namespace} as ${opts.holder}`);
+      return { release: async () => void locks.push(`release ${opts.namespace}`) };
+    },
     tracker: async () => ({
       track: async (req) => {
         tracked.push(req);
@@ -181,7 +186,7 @@ function fakeKube(failing: Record<string, Partial<RolloutOutcome>> = {}) {
       spread: { verdict: 'ok', message: '3 zones' },
     }),
   };
-  return { kube, tracked };
+  return { kube, tracked, locks };
 }
 
 function setup(
@@ -206,7 +211,7 @@ function setup(
     tempDir: tmpdir(),
     pathEnv: '',
   };
-  return { deps, out, tracked: k.tracked, ...r };
+  return { deps, out, tracked: k.tracked, locks: k.locks, ...r };
 }
 
 const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
@@ -252,7 +257,8 @@ describe('a deploy of the six services', () => {
       'user-service',
       resolve('charts/ecommerce-service'),
     ]);
-    expect(user).toEqual(expect.arrayContaining(['--namespace', 'production', '--create-namespace']));
+    expect(user).toEqual(expect.arrayContaining(['--namespace', 'production']));
+    expect(user).not.toContain('--create-namespace');
     const files = user.flatMap((a, i) => (user[i - 1] === '-f' || user[i - 1] === '--values' ? [a] : []));
     expect(files.slice(0, 2)).toEqual([
       resolve('charts/ecommerce-service/values/production.yaml'),
@@ -575,52 +581,104 @@ describe('bad input stops with exit 2 before anything changes', () => {
     expect(exitCodeOf(report)).toBe(2);
     expect(report.error!.message).toMatch(/3\.12\.3[\s\S]*3\.13/);
   });
+});
 
-  it('a release stuck in pending-upgrade', async () => {
-    const report = await expectRefused(
-      {},
+describe('the namespace lease and releases a dead run left pending', () => {
+  it('holds the lease for the run, recovers a pending-upgrade to its last deployed revision, then deploys', async () => {
+    let lists = 0;
+    const t = setup({
+      cluster: (args) => {
+        if (args[0] === 'list') {
+          lists += 1;
+          const order =
+            lists === 1
+              ? { revision: '7', status: 'pending-upgrade' }
+              : { revision: '8', status: 'deployed' };
+          return {
+            stdout: JSON.stringify([
+              { name: 'order-service', chart: 'c', app_version: '1', updated: '', ...order },
+            ]),
+          };
+        }
+        if (args[0] === 'history' && lists === 1) {
+          const h = (revision: number, status: string) => ({
+            revision,
+            status,
+            chart: 'c',
+            app_version: '1',
+            updated: '',
+            description: '',
+          });
+          return {
+            stdout: JSON.stringify([h(5, 'superseded'), h(6, 'superseded'), h(7, 'pending-upgrade')]),
+          };
+        }
+        return undefined;
+      },
+    });
+    const report = await runPipeline(request(), t.deps);
+    expect(report.result).toBe('success');
+    const changes = t.changes().map((a) => a.slice(0, 3));
+    expect(changes[0]).toEqual(['rollback', 'order-service', '6']);
+    expect(changes.slice(1).every((a) => a[0] === 'upgrade')).toBe(true);
+    expect(report.recovered).toEqual([
       {
-        cluster: (args) => {
-          if (args[0] === 'list')
-            return {
+        service: 'order-service',
+        action:
+          'order-service was pending-upgrade at revision 7, left by a run that did not finish; rolled back to revision 6',
+      },
+    ]);
+    // The run started from the recovered state: order-service upgrades from 8 to 9.
+    expect(report.services.find((r) => r.service === 'order-service')!.revision).toBe(9);
+    expect(t.locks).toEqual([
+      expect.stringMatching(
+        /^take production as https:\/\/github.com\/org\/repo\/actions\/runs\/1 \(run-id [0-9a-f-]+\)$/,
+      ),
+      'release production',
+    ]);
+  });
+
+  it('a plan only warns about a pending release, takes no lease and changes nothing', async () => {
+    const t = setup({
+      cluster: (args) =>
+        args[0] === 'list'
+          ? {
               stdout: JSON.stringify([
                 {
                   name: 'order-service',
                   revision: '7',
-                  status: 'pending-upgrade',
+                  status: 'pending-install',
                   chart: 'c',
                   app_version: '1',
                   updated: '',
                 },
               ]),
-            };
-          if (args[0] === 'history')
-            return {
-              stdout: JSON.stringify([
-                {
-                  revision: 6,
-                  status: 'superseded',
-                  chart: 'c',
-                  app_version: '1',
-                  updated: '',
-                  description: '',
-                },
-                {
-                  revision: 7,
-                  status: 'pending-upgrade',
-                  chart: 'c',
-                  app_version: '1',
-                  updated: '',
-                  description: '',
-                },
-              ]),
-            };
-          return undefined;
-        },
-      },
-      /order-service .*stuck in pending-upgrade/,
+            }
+          : undefined,
+    });
+    const report = await runPipeline(request({ mode: 'plan' }), t.deps);
+    expect(report.result).toBe('planned');
+    expect(t.changes()).toEqual([]);
+    expect(t.locks).toEqual([]);
+    expect(report.warnings).toContainEqual(
+      expect.stringMatching(/order-service is pending-install: a deploy would recover it first/),
     );
-    expect(report.error!.message).toContain('helm rollback order-service 6 -n production');
+  });
+
+  it('stops with exit 2 naming the holder when another run holds the lease, and changes nothing', async () => {
+    const t = setup();
+    t.deps.kube = {
+      ...t.deps.kube!,
+      lock: async () => {
+        throw inputError(
+          'another deploy to production is running: someone@laptop (run-id x) since 2026-12-01T20:00:00.000Z',
+        );
+      },
+    };
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error!.message).toMatch(/another deploy to production is running: someone@laptop/);
+    expect(t.changes()).toEqual([]);
   });
 });
 
@@ -744,6 +802,7 @@ describe('a cancelled run (SIGINT/SIGTERM)', () => {
     t.deps.tempDir = tempDir;
     t.deps.signal = controller.signal;
     t.deps.kube = {
+      lock: fakeKube().kube.lock,
       tracker: async () => ({
         // Every rollout is still in progress when the signal comes.
         track: (req) =>

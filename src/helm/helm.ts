@@ -98,7 +98,9 @@ function renderArgs(p: RenderParams): string[] {
 
 /** `helm upgrade --install …` for the given helm major. */
 export function upgradeArgs(p: UpgradeParams): string[] {
-  const args = ['upgrade', '--install', p.release, p.chart, '--namespace', p.namespace, '--create-namespace'];
+  // No --create-namespace: the run's lease creates a missing namespace first, and helm's own
+  // create/patch of it would need cluster-scoped rights a namespace-scoped deploy role lacks.
+  const args = ['upgrade', '--install', p.release, p.chart, '--namespace', p.namespace];
   args.push(...renderArgs(p).slice(2));
   if (p.description) args.push('--description', p.description);
   if (p.dryRun) args.push(`--dry-run=${p.dryRun}`);
@@ -397,6 +399,8 @@ function parseUpgradeOutput(stdout: string): UpgradeResult {
 
 const PENDING = new Set(['pending-install', 'pending-upgrade', 'pending-rollback']);
 
+export const isPending = (status: string): boolean => PENDING.has(status);
+
 /** The newest revision before `before` that was live at some point (deployed now, or superseded since). */
 function lastDeployedRevision(history: HistoryEntry[], before: number): number | undefined {
   const live = history.filter(
@@ -405,43 +409,16 @@ function lastDeployedRevision(history: HistoryEntry[], before: number): number |
   return live.length ? Math.max(...live.map((h) => h.revision)) : undefined;
 }
 
-/**
- * Stops the run (exit 2, nothing changed) when a release we are about to
- * upgrade is stuck in pending-*: helm would refuse with "another operation is
- * in progress" halfway through a deploy. Looks up history only for stuck ones,
- * to name the revision to roll back to.
- */
-export async function assertNoPendingReleases(
-  releases: Map<string, ReleaseInfo>,
-  services: string[],
-  namespace: string,
-  history?: (release: string) => Promise<HistoryEntry[]>,
-): Promise<void> {
-  const stuck = services.filter((s) => PENDING.has(releases.get(s)?.status ?? ''));
-  if (!stuck.length) return;
+export type Recovery = { action: 'rollback'; to: number } | { action: 'uninstall' };
 
-  const lines: string[] = [];
-  for (const svc of stuck) {
-    const rel = releases.get(svc) as ReleaseInfo;
-    const past = history ? await history(svc) : [];
-    const back = lastDeployedRevision(past, rel.revision);
-    const fix =
-      rel.status === 'pending-install' && back === undefined
-        ? `helm uninstall ${svc} -n ${namespace}`
-        : `helm rollback ${svc} ${back ?? '<last deployed revision>'} -n ${namespace}`;
-    lines.push(`${svc} is ${rel.status} at revision ${rel.revision}; to recover: \`${fix}\``);
-  }
-  const first = stuck[0] as string;
-  const firstStatus = (releases.get(first) as ReleaseInfo).status;
-  const message =
-    stuck.length === 1
-      ? `release ${first} in ${namespace} is stuck in ${firstStatus}`
-      : `${stuck.length} releases in ${namespace} are stuck in a pending state: ${stuck.join(', ')}`;
-  throw inputError(message, {
-    where: stuck.length === 1 ? { service: first } : {},
-    details: lines,
-    hint:
-      'another deploy may still be running (wait for it); if not, run the command shown for each release, then deploy again' +
-      (history ? '' : ` (\`helm history <release> -n ${namespace}\` shows the last deployed revision)`),
-  });
+/**
+ * How to unlock a release a dead run left pending-* (as Flux's helm-controller does):
+ * back to its last deployed revision, or, for a first install that never finished, away.
+ * Undefined when it is not pending, or when nothing was ever deployed to go back to.
+ */
+export function recoveryOf(release: ReleaseInfo, history: HistoryEntry[]): Recovery | undefined {
+  if (!isPending(release.status)) return undefined;
+  const back = lastDeployedRevision(history, release.revision);
+  if (back !== undefined) return { action: 'rollback', to: back };
+  return release.status === 'pending-install' ? { action: 'uninstall' } : undefined;
 }

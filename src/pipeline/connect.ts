@@ -4,11 +4,13 @@
  * and the watches every rollout is judged by. Still changes nothing.
  */
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { describeActiveCluster, writeKubeconfig } from '../aws/eks.js';
 import { eksTokenSource, type EksTokenSource } from '../aws/token.js';
 import { inputError } from '../errors.js';
-import { assertNoPendingReleases, type Helm, type ReleaseInfo } from '../helm/helm.js';
+import { isPending, recoveryOf, type Helm, type ReleaseInfo } from '../helm/helm.js';
+import { acquireLock } from '../kube/lease.js';
 import { connectKubeConfig } from '../kube/client.js';
 import { RolloutTracker } from '../kube/tracker.js';
 import { verifyService } from '../kube/verify.js';
@@ -53,8 +55,10 @@ export async function connect(ctx: RunContext): Promise<ClusterAccess> {
 }
 
 /**
- * The releases as they are, and (to deploy) the watches. Both authenticate first (an
- * EKS token each), so they start together; a release left pending stops the run here.
+ * Deploy mode first takes the namespace's lease (one deploy per namespace; a live one
+ * stops this run, naming its holder). Then the releases as they are and the watches,
+ * started together (both authenticate first); releases a dead run left pending-* are
+ * recovered, which is safe now that this run holds the lease.
  */
 export async function openSession(
   ctx: RunContext,
@@ -62,28 +66,86 @@ export async function openSession(
   helm: Helm,
   cluster: ClusterAccess,
 ): Promise<Session> {
-  const kube = ctx.deps.kube ?? apiServer(ctx.out, cluster.token);
+  const { request, out } = ctx;
+  const kube = ctx.deps.kube ?? apiServer(out, cluster.token);
+  const deploying = request.mode === 'deploy';
+  const lock = deploying
+    ? await kube.lock(cluster.path, {
+        namespace: plan.namespace,
+        holder: holderOf(ctx),
+        waitSeconds: request.lockWaitSeconds,
+        log: (m) => out.info(m),
+        signal: ctx.signal,
+      })
+    : undefined;
   const [listed, started] = await Promise.allSettled([
     helm.releases(plan.namespace),
-    ctx.request.mode === 'deploy' ? kube.tracker(cluster.path, plan.namespace, ctx.out) : undefined,
+    deploying ? kube.tracker(cluster.path, plan.namespace, out) : undefined,
   ]);
   const tracker = started.status === 'fulfilled' ? started.value : undefined;
   try {
     if (started.status === 'rejected') throw started.reason;
     if (listed.status === 'rejected') throw listed.reason;
-    const before: Map<string, ReleaseInfo> = listed.value;
-    await assertNoPendingReleases(
-      before,
-      plan.services.map((s) => s.name),
-      plan.namespace,
-      (r) => helm.history(r, plan.namespace),
-    );
-    return { helm, before, tracker, verify: kube.verifier(cluster.path) };
+    const before = deploying
+      ? await recoverStuck(ctx, plan, helm, listed.value)
+      : warnStuck(ctx, plan, listed.value);
+    return { helm, before, tracker, lock, verify: kube.verifier(cluster.path) };
   } catch (err) {
-    // Stop the watches whichever of the two failed.
+    // Stop the watches and free the namespace whichever step failed.
     await tracker?.stop();
+    await lock?.release();
     throw err;
   }
+}
+
+/** Who holds the lease, for the run that finds it taken: the workflow run, or user@host for the CLI. */
+function holderOf(ctx: RunContext): string {
+  const { trace } = ctx.request;
+  const who = trace.runUrl ?? `${trace.actor ?? 'someone'}@${hostname()}`;
+  return `${who} (run-id ${ctx.runId})`;
+}
+
+const stuckIn = (plan: Plan, releases: Map<string, ReleaseInfo>) =>
+  plan.services.map((s) => s.name).filter((name) => isPending(releases.get(name)?.status ?? ''));
+
+function warnStuck(ctx: RunContext, plan: Plan, releases: Map<string, ReleaseInfo>) {
+  for (const name of stuckIn(plan, releases)) {
+    ctx.results.warn(
+      `${name} is ${releases.get(name)!.status}: a deploy would recover it first (left by a run that did not finish)`,
+    );
+  }
+  return releases;
+}
+
+/** Unlocks what a dead run left pending-*, then lists the releases again: that is the state this run starts from. */
+async function recoverStuck(
+  ctx: RunContext,
+  plan: Plan,
+  helm: Helm,
+  releases: Map<string, ReleaseInfo>,
+): Promise<Map<string, ReleaseInfo>> {
+  const stuck = stuckIn(plan, releases);
+  if (!stuck.length) return releases;
+  const { namespace } = plan;
+  for (const name of stuck) {
+    const release = releases.get(name)!;
+    const recovery = recoveryOf(release, await helm.history(name, namespace));
+    const was = `${name} was ${release.status} at revision ${release.revision}, left by a run that did not finish`;
+    if (!recovery) {
+      throw inputError(`${was}, and has no deployed revision to go back to`, {
+        where: { service: name },
+        hint: `look at \`helm history ${name} -n ${namespace}\`, then roll it back or uninstall it, and deploy again`,
+      });
+    }
+    if (recovery.action === 'rollback') {
+      await helm.rollback(name, recovery.to, namespace, plan.request.rollbackTimeoutSeconds);
+    } else {
+      await helm.uninstall(name, namespace);
+    }
+    const done = recovery.action === 'rollback' ? `rolled back to revision ${recovery.to}` : 'uninstalled';
+    ctx.results.recovered(name, `${was}; ${done}`);
+  }
+  return helm.releases(namespace);
 }
 
 /** The real API server, through one KubeConfig per run whose token is fetched once, or minted in process. */
@@ -92,6 +154,7 @@ function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
   const kubeConfig = (path: string) =>
     connections.get(path) ?? connections.set(path, connectKubeConfig(path, token)).get(path)!;
   return {
+    lock: async (kubeconfig, opts) => acquireLock(await kubeConfig(kubeconfig), opts),
     tracker: async (kubeconfig, namespace, out) =>
       RolloutTracker.start({ kubeconfig: await kubeConfig(kubeconfig), namespace, out }),
     verifier: (kubeconfig) => async (req) =>

@@ -10,6 +10,7 @@ import type { EksTokenSource } from '../aws/token.js';
 import type { SupportedHelm } from '../helm/binary.js';
 import { Helm, type ReleaseInfo, type RenderParams } from '../helm/helm.js';
 import type { RenderedExpectations } from '../helm/manifest.js';
+import type { LockOptions, RunLock } from '../kube/lease.js';
 import type { RolloutOutcome, TrackRequest } from '../kube/tracker.js';
 import type { Verification, VerifyRequest } from '../kube/verify.js';
 import type { DeployRequest, Plan, PlannedService } from '../model.js';
@@ -53,6 +54,8 @@ export type Tracker = {
 export type Verifier = (req: Omit<VerifyRequest, 'kc' | 'log'>) => Promise<Verification>;
 
 export interface KubeAccess {
+  /** The namespace's deploy lease, held (and renewed) until released. */
+  lock(kubeconfig: string, opts: LockOptions): Promise<RunLock>;
   tracker(kubeconfig: string, namespace: string, out: Output): Promise<Tracker>;
   verifier(kubeconfig: string): Verifier;
 }
@@ -117,6 +120,8 @@ export interface Session {
   before: Map<string, ReleaseInfo>;
   /** Absent in plan mode: nothing is released, so nothing is watched. */
   tracker?: Tracker;
+  /** The namespace's deploy lease (deploy mode); released at the end of the run. */
+  lock?: RunLock;
   verify: Verifier;
 }
 

@@ -14,7 +14,14 @@ import { DeployError } from '../errors.js';
 import type { DeployRequest, Report } from '../model.js';
 import { RunRecorder } from '../report/recorder.js';
 import { connect, openSession } from './connect.js';
-import { cancelledBy, checkCancelled, helmFor, type PipelineDeps, type RunContext } from './context.js';
+import {
+  cancelledBy,
+  checkCancelled,
+  helmFor,
+  type PipelineDeps,
+  type RunContext,
+  type Session,
+} from './context.js';
 import { preflight } from './preflight.js';
 import { renderAll } from './render.js';
 import { releaseInWaves } from './release.js';
@@ -32,11 +39,12 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
     }
     checkCancelled(ctx);
     const cluster = await connect(ctx);
+    let session: Session | undefined;
     try {
       const helm = helmFor(ctx, target, cluster);
       const rendered = await renderAll(ctx, target, helm, request.mode === 'plan');
       checkCancelled(ctx);
-      const session = await openSession(ctx, plan, helm, cluster);
+      session = await openSession(ctx, plan, helm, cluster);
       const { tracker } = session;
       if (!tracker) return results.finish('planned');
       const stopWatching = () => void tracker.stop(true);
@@ -54,6 +62,7 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       if (failed) await rollBack(ctx, plan, session);
       return results.finish(failed ? 'failure' : 'success');
     } finally {
+      await session?.lock?.release();
       await cluster.dispose();
     }
   } catch (err) {

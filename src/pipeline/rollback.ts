@@ -39,11 +39,15 @@ async function rollBackOne(ctx: RunContext, plan: Plan, session: Session, result
   const { request } = plan;
   const previous = session.before.get(service);
   const latest = (await session.helm.history(service, plan.namespace)).at(-1);
+  if (!latest) {
+    ctx.out.info(`${service}: nothing to roll back (the failed first install left no release)`);
+    return;
+  }
   const ours = ownRevision(ctx, result, latest, previous?.revision ?? 0);
   if (!ours) {
-    const now = latest ? `revision ${latest.revision} (${latest.status})` : 'not installed';
+    const now = `revision ${latest.revision} (${latest.status})`;
     const why =
-      latest && previous && latest.revision === previous.revision
+      previous && latest.revision === previous.revision
         ? 'this run did not change it'
         : 'its latest revision is not this run’s: another deploy changed it since';
     ctx.results.warn(`${service}: not rolled back: it is at ${now}, and ${why}`);
@@ -63,13 +67,7 @@ async function rollBackOne(ctx: RunContext, plan: Plan, session: Session, result
 }
 
 /** The release's latest revision is the one this run's upgrade made (by number, or by the run id it carries). */
-function ownRevision(
-  ctx: RunContext,
-  result: ServiceResult,
-  latest: HistoryEntry | undefined,
-  before: number,
-): boolean {
-  if (!latest) return false;
+function ownRevision(ctx: RunContext, result: ServiceResult, latest: HistoryEntry, before: number): boolean {
   if (result.revision !== undefined) return latest.revision === result.revision;
   // The upgrade failed before it said its revision; helm may still have recorded one,
   // carrying our run id, or (helm rewrites the description of a failed upgrade) marked failed.

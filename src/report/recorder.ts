@@ -14,6 +14,7 @@ export class RunRecorder {
   /** Collected while services verify in parallel, then reported once per distinct message. */
   private readonly pendingWarnings: { service: string; message: string }[] = [];
   private readonly byService = new Map<string, ServiceResult>();
+  private readonly recoveries: { service: string; action: string }[] = [];
 
   constructor(
     private readonly request: DeployRequest,
@@ -55,6 +56,12 @@ export class RunRecorder {
     this.warnGrouped(this.pendingWarnings.splice(0));
   }
 
+  /** A release a dead run left pending, recovered before this run deployed: said now and kept in the report. */
+  recovered(service: string, action: string): void {
+    this.recoveries.push({ service, action });
+    this.out.warn(`recovered ${action}`);
+  }
+
   record(result: ServiceResult): void {
     this.byService.set(result.service, result);
   }
@@ -85,6 +92,7 @@ export class RunRecorder {
       durationMs: Date.now() - this.started.getTime(),
       services: order.filter((n) => this.byService.has(n)).map((n) => this.byService.get(n)!),
       warnings: this.warnings,
+      ...(this.recoveries.length ? { recovered: this.recoveries } : {}),
     };
   }
 
