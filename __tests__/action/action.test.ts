@@ -152,6 +152,7 @@ describe('action.yml', () => {
         'skip-image-check',
         'strict',
         'timeout',
+        'wait-for-lock',
       ].sort(),
     );
     expect(Object.keys(action.outputs).sort()).toEqual(['report-path', 'result', 'services']);
