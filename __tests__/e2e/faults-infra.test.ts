@@ -162,6 +162,14 @@ describe('api-proxy.mjs', () => {
     expect(rule).toMatchObject({ matched: 2, injected: 1 });
   });
 
+  it("matches by User-Agent, so helm's requests and the tool's own can be told apart", async () => {
+    await proxy.addRules({ id: 'helm-only', path: '^/version$', userAgent: '^Helm/', action: '503' });
+    const tool = await kubeRequest(proxy.url, '/version', { token: tok, ca, userAgent: 'node-fetch/1.0' });
+    const helm = await kubeRequest(proxy.url, '/version', { token: tok, ca, userAgent: 'Helm/4.1.4' });
+    expect([tool.status, helm.status]).toEqual([200, 503]);
+    expect((await proxy.stats()).rules[0]).toMatchObject({ matched: 1, injected: 1 });
+  });
+
   it('resets the connection of a matching request', async () => {
     await proxy.addRules({ path: '^/version$', action: 'reset' });
     await expect(kubeRequest(proxy.url, '/version', { token: tok, ca })).rejects.toMatchObject({

@@ -21,6 +21,8 @@ export interface FaultRule {
   /** Regex on the request path, without the query. */
   path?: string;
   watch?: boolean;
+  /** Regex on the User-Agent header (helm's requests: Helm/...). */
+  userAgent?: string;
   action: '429' | '503' | 'reset' | 'delay' | 'cut';
   probability?: number;
   every?: number;
@@ -175,7 +177,14 @@ export interface KubeResponse {
 export function kubeRequest(
   server: string,
   path: string,
-  opts: { token?: string; ca: string; method?: string; body?: unknown; timeoutMs?: number },
+  opts: {
+    token?: string;
+    ca: string;
+    method?: string;
+    body?: unknown;
+    timeoutMs?: number;
+    userAgent?: string;
+  },
 ): Promise<KubeResponse> {
   return new Promise((resolve, reject) => {
     const data = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -188,6 +197,7 @@ export function kubeRequest(
         headers: {
           ...(opts.token && { Authorization: `Bearer ${opts.token}` }),
           ...(data && { 'Content-Type': 'application/json' }),
+          ...(opts.userAgent && { 'User-Agent': opts.userAgent }),
         },
         timeout: opts.timeoutMs ?? 20_000,
       },

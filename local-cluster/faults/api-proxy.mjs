@@ -33,8 +33,9 @@ const USAGE = `usage: api-proxy.mjs [options]
   --control-port N     control port on 127.0.0.1 (default 0: a free one)
   --rules JSON         initial rules: a rule, a list, or {"rules": [...]}
   --rules-file FILE    the same, from a file
+  --log-requests       a stderr line per request: method, path, user agent (to write rules)
 A rule: {"id"?, "method"?: "GET"|["GET",...], "path"?: regex on the path (no query),
-  "watch"?: true|false, "action": "429"|"503"|"reset"|"delay"|"cut",
+  "watch"?: true|false, "userAgent"?: regex on User-Agent (helm's requests say Helm/...), "action": "429"|"503"|"reset"|"delay"|"cut",
   "probability"?: 0..1 (default 1), "every"?: N (fire on every Nth match), "skip"?: N (let the
   first N matches pass), "times"?: N (fire at most N times), "after"?: epoch ms or ISO time,
   "retryAfter"?: seconds (429 default 1; 503 none), "delayMs"?: ms (delay), "afterMs"?: ms (cut:
@@ -52,6 +53,7 @@ function parse() {
       'control-port': { type: 'string', default: '0' },
       rules: { type: 'string' },
       'rules-file': { type: 'string' },
+      'log-requests': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,6 +80,7 @@ function parse() {
     port: Number(values.port),
     controlPort: Number(values['control-port']),
     rules,
+    logRequests: Boolean(values['log-requests']),
   };
 }
 
@@ -113,6 +116,7 @@ function makeRule(r) {
       ...(methods && { method: methods }),
       ...(r.path !== undefined && { path: String(r.path) }),
       ...(r.watch !== undefined && { watch: r.watch }),
+      ...(r.userAgent !== undefined && { userAgent: String(r.userAgent) }),
       action,
       probability,
       ...(r.every !== undefined && { every: num('every', 1) }),
@@ -124,6 +128,7 @@ function makeRule(r) {
       ...(r.afterMs !== undefined && { afterMs: num('afterMs', 0) }),
     },
     path: r.path === undefined ? undefined : new RegExp(String(r.path)),
+    userAgent: r.userAgent === undefined ? undefined : new RegExp(String(r.userAgent)),
     after,
     matched: 0,
     injected: 0,
@@ -136,7 +141,7 @@ function isWatch(url) {
 }
 
 /** Counts the request against every matching rule; the first rule that fires wins. */
-function decide(rules, method, url) {
+function decide(rules, method, url, userAgent) {
   const watch = isWatch(url);
   let fired;
   for (const rule of rules) {
@@ -144,6 +149,7 @@ function decide(rules, method, url) {
     if (s.method && !s.method.includes(method)) continue;
     if (rule.path && !rule.path.test(url.pathname)) continue;
     if (s.watch !== undefined && s.watch !== watch) continue;
+    if (rule.userAgent && !rule.userAgent.test(userAgent)) continue;
     if (rule.after !== undefined && Date.now() < rule.after) continue;
     rule.matched++;
     if (fired) continue;
@@ -231,11 +237,13 @@ function main() {
   const server = createHttpsServer({ cert: opts.cert, key: opts.key }, (req, res) => {
     counts.requests++;
     const url = new URL(req.url ?? '/', 'https://proxy');
-    const rule = decide(rules, req.method ?? 'GET', url);
+    const userAgent = req.headers['user-agent'] ?? '';
+    if (opts.logRequests) log(`${req.method} ${req.url} (${userAgent})`);
+    const rule = decide(rules, req.method ?? 'GET', url, userAgent);
     if (!rule) return forward(req, res);
     counts.injected++;
     const s = rule.spec;
-    log(`rule ${s.id}: ${s.action} for ${req.method} ${req.url}`);
+    log(`rule ${s.id}: ${s.action} for ${req.method} ${req.url} (${userAgent})`);
     switch (s.action) {
       case '429':
       case '503': {
