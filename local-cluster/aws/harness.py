@@ -6,7 +6,10 @@ One process, one port (127.0.0.1 only):
   * /authenticate: the kube-apiserver's TokenReview webhook, which verifies EKS bearer
     tokens (presigned STS GetCallerIdentity URLs) the way EKS does, including the
     SigV4 signature, against a small table of test credentials;
-  * /_harness/calls, /_harness/calls/reset, /_harness/ready: for tests and benchmarks.
+  * /_harness/calls, /_harness/calls/reset, /_harness/ready: for tests and benchmarks;
+  * /_harness/credentials, /_harness/cluster-endpoint, /_harness/token-max-age: the test
+    credentials (credentials.json) and fault knobs (route the tool through a proxy,
+    make the webhook refuse tokens older than N seconds).
 
 Run with the venv from scripts/moto-env.sh: .cache/venv/bin/python harness.py --help
 """
@@ -28,6 +31,7 @@ import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -39,23 +43,27 @@ SERVICES = [
     "payment-service",
     "notification-service",
 ]
-DEPLOYER_GROUP = "ecommerce:deployers"
+# Test credentials the webhook knows (AWS's documented example keys), with the TokenReview
+# groups of each identity: data shared with the tests. The env file written by up.sh
+# exports the first pair.
+CREDENTIALS_FILE = Path(__file__).with_name("credentials.json")
 
-# Test credentials the webhook knows (AWS's documented example keys). The env file
-# written by up.sh exports the first pair; the second shows the assumed-role form.
-CREDENTIALS = {
-    "AKIAIOSFODNN7EXAMPLE": {
-        "secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "arn": f"arn:aws:iam::{ACCOUNT}:user/local-deployer",
-        "user_id": "AIDAIOSFODNN7EXAMPLE",
-    },
-    "ASIAIOSFODNN7EXAMPLE": {
-        "secret": "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-        "session_token": "local-cluster-session-token",
-        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/ecommerce-deployer/local-session",
-        "user_id": "AROAIOSFODNN7EXAMPLE:local-session",
-    },
-}
+
+def load_credentials(path: Path) -> dict[str, dict]:
+    """access key id -> {secret, session_token?, arn, user_id, groups}."""
+    with open(path, encoding="utf-8") as f:
+        entries = json.load(f)["credentials"]
+    table = {}
+    for e in entries:
+        table[e["accessKeyId"]] = {
+            "secret": e["secretAccessKey"],
+            **({"session_token": e["sessionToken"]} if e.get("sessionToken") else {}),
+            "arn": e["arn"],
+            "user_id": e["userId"],
+            "groups": list(e["groups"]),
+        }
+    return table
+
 
 # What EKS (aws-iam-authenticator's verifier) enforces.
 TOKEN_PREFIX = "k8s-aws-v1."
@@ -84,8 +92,15 @@ class TokenRefused(Exception):
     pass
 
 
-def verify_token(token: str, cluster_name: str, now: datetime) -> dict:
-    """The caller's identity, or TokenRefused saying why (never echoing the token)."""
+def verify_token(
+    token: str,
+    cluster_name: str,
+    now: datetime,
+    credentials: dict[str, dict],
+    max_age: timedelta = TOKEN_MAX_AGE,
+) -> dict:
+    """The caller's identity, or TokenRefused saying why (never echoing the token).
+    max_age: how long after X-Amz-Date a token is honoured (EKS: 15 minutes)."""
     if len(token) > MAX_TOKEN_BYTES:
         raise TokenRefused("token is too large")
     if not token.startswith(TOKEN_PREFIX):
@@ -141,8 +156,9 @@ def verify_token(token: str, cluster_name: str, now: datetime) -> dict:
         signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     except ValueError:
         raise TokenRefused("X-Amz-Date is missing or not yyyymmddThhmmssZ") from None
-    if now > signed_at + TOKEN_MAX_AGE:
-        raise TokenRefused(f"X-Amz-Date is expired (15 minute expiration) {signed_at.isoformat()}")
+    if now > signed_at + max_age:
+        limit = "15 minute" if max_age == TOKEN_MAX_AGE else f"{max_age.total_seconds():g} second"
+        raise TokenRefused(f"X-Amz-Date is expired ({limit} expiration) {signed_at.isoformat()}")
     if signed_at > now + MAX_CLOCK_SKEW:
         raise TokenRefused(f"X-Amz-Date {signed_at.isoformat()} is in the future")
 
@@ -154,7 +170,7 @@ def verify_token(token: str, cluster_name: str, now: datetime) -> dict:
         raise TokenRefused("X-Amz-Credential date does not match X-Amz-Date")
     if scope_region != host_region:
         raise TokenRefused(f"credential scope region {scope_region!r} does not match host {host!r}")
-    cred = CREDENTIALS.get(access_key)
+    cred = credentials.get(access_key)
     if cred is None:
         raise TokenRefused(f"InvalidClientTokenId: unknown access key {access_key}")
     session_token = lower.get("x-amz-security-token")
@@ -198,7 +214,7 @@ def verify_token(token: str, cluster_name: str, now: datetime) -> dict:
     return {
         "username": arn,
         "uid": f"aws-iam-authenticator:{ACCOUNT}:{cred['user_id'].split(':')[0]}",
-        "groups": [DEPLOYER_GROUP],
+        "groups": list(cred["groups"]),
         "extra": {
             "arn": [arn],
             "accessKeyId": [access_key],
@@ -282,11 +298,18 @@ def classify(environ: dict, body: bytes) -> tuple[str, str]:
 
 
 class Harness:
-    def __init__(self, moto_app, cluster_name: str) -> None:
+    def __init__(self, moto_app, cluster_name: str, credentials_file: Path) -> None:
         self.moto_app = moto_app
         self.cluster_name = cluster_name
+        self.credentials_file = credentials_file
+        self.credentials = load_credentials(credentials_file)
         self.calls = Calls()
         self.ready = threading.Event()
+        # Fault knobs for tests, changed at runtime through /_harness/...
+        self.lock = threading.Lock()
+        self.token_max_age = TOKEN_MAX_AGE
+        self.cluster = None  # moto's EKS cluster object, set once seeded
+        self.seeded_endpoint = ""
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -302,6 +325,13 @@ class Harness:
             if self.ready.is_set():
                 return _json(start_response, 200, {"ready": True, "cluster": self.cluster_name})
             return _json(start_response, 503, {"ready": False})
+        if path == "/_harness/credentials" and method == "GET":
+            with open(self.credentials_file, encoding="utf-8") as f:
+                return _json(start_response, 200, {"credentials": json.load(f)["credentials"]})
+        if path.startswith("/_harness/cluster-endpoint") and self.cluster is not None:
+            return self.cluster_endpoint(environ, start_response, method, path)
+        if path.startswith("/_harness/token-max-age"):
+            return self.max_age(environ, start_response, method, path)
         if path.startswith("/_harness/"):
             return _json(start_response, 404, {"error": f"no such harness endpoint {method} {path}"})
         # moto reads the body itself: buffer it so it can be inspected and replayed.
@@ -314,7 +344,11 @@ class Harness:
         try:
             review = json.loads(_read_body(environ) or b"{}")
             spec = review.get("spec") or {}
-            user = verify_token(str(spec.get("token", "")), self.cluster_name, datetime.now(timezone.utc))
+            with self.lock:
+                max_age = self.token_max_age
+            user = verify_token(
+                str(spec.get("token", "")), self.cluster_name, datetime.now(timezone.utc), self.credentials, max_age
+            )
             status = {"authenticated": True, "user": user}
             if spec.get("audiences"):
                 status["audiences"] = spec["audiences"]
@@ -330,6 +364,47 @@ class Harness:
             200,
             {"apiVersion": review.get("apiVersion", "authentication.k8s.io/v1"), "kind": "TokenReview", "status": status},
         )
+
+
+    def cluster_endpoint(self, environ, start_response, method: str, path: str):
+        """The endpoint moto's DescribeCluster returns: point the tool at a proxy, and back."""
+        if path == "/_harness/cluster-endpoint" and method == "POST":
+            try:
+                endpoint = json.loads(_read_body(environ) or b"{}").get("endpoint", "")
+            except ValueError as err:
+                return _json(start_response, 400, {"error": f"not JSON: {err}"})
+            if not isinstance(endpoint, str) or not re.match(r"^https://[^/\s]+$", endpoint):
+                return _json(start_response, 400, {"error": 'want {"endpoint": "https://host:port"}'})
+            self.cluster.endpoint = endpoint
+            log.info("EKS cluster %s endpoint -> %s", self.cluster_name, endpoint)
+        elif path == "/_harness/cluster-endpoint/reset" and method == "POST":
+            self.cluster.endpoint = self.seeded_endpoint
+            log.info("EKS cluster %s endpoint reset to %s", self.cluster_name, self.seeded_endpoint)
+        elif not (path == "/_harness/cluster-endpoint" and method == "GET"):
+            return _json(start_response, 404, {"error": f"no such harness endpoint {method} {path}"})
+        return _json(start_response, 200, {"endpoint": self.cluster.endpoint, "seeded": self.seeded_endpoint})
+
+    def max_age(self, environ, start_response, method: str, path: str):
+        """How old (by X-Amz-Date) a token the webhook still accepts may be."""
+        if path == "/_harness/token-max-age" and method == "POST":
+            try:
+                seconds = json.loads(_read_body(environ) or b"{}").get("seconds")
+            except ValueError as err:
+                return _json(start_response, 400, {"error": f"not JSON: {err}"})
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                return _json(start_response, 400, {"error": 'want {"seconds": <number >= 0>}'})
+            with self.lock:
+                self.token_max_age = timedelta(seconds=seconds)
+            log.info("token max age -> %gs", seconds)
+        elif path == "/_harness/token-max-age/reset" and method == "POST":
+            with self.lock:
+                self.token_max_age = TOKEN_MAX_AGE
+            log.info("token max age reset to %gs", TOKEN_MAX_AGE.total_seconds())
+        elif not (path == "/_harness/token-max-age" and method == "GET"):
+            return _json(start_response, 404, {"error": f"no such harness endpoint {method} {path}"})
+        with self.lock:
+            seconds = self.token_max_age.total_seconds()
+        return _json(start_response, 200, {"seconds": seconds, "default": TOKEN_MAX_AGE.total_seconds()})
 
 
 def _read_body(environ) -> bytes:
@@ -378,7 +453,7 @@ def image_manifest(repo: str, tag: str) -> str:
     )
 
 
-def seed(endpoint: str, args) -> None:
+def seed(endpoint: str, args):
     """Through moto's own API (so the data is exactly what a client would have made),
     then patch the EKS cluster in-process: moto invents an endpoint and CA."""
     import boto3
@@ -417,6 +492,7 @@ def seed(endpoint: str, args) -> None:
     cluster = eks_backends[ACCOUNT][args.region].clusters[args.cluster_name]
     cluster.endpoint = f"https://127.0.0.1:{args.apiserver_port}"
     cluster.certificate_authority = {"data": ca_data}
+    return cluster
 
 
 def main() -> None:
@@ -429,6 +505,9 @@ def main() -> None:
     parser.add_argument("--kubernetes-version", default="1.35")
     parser.add_argument("--tags", nargs="*", default=["v1", "v2"], help="image tags seeded in every repository")
     parser.add_argument("--repositories", nargs="*", default=[], help="extra ECR repositories to seed")
+    parser.add_argument(
+        "--credentials-file", type=Path, default=CREDENTIALS_FILE, help="test credentials (default: %(default)s)"
+    )
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -437,7 +516,7 @@ def main() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    harness = Harness(DomainDispatcherApplication(create_backend_app), args.cluster_name)
+    harness = Harness(DomainDispatcherApplication(create_backend_app), args.cluster_name, args.credentials_file)
     server = make_server("127.0.0.1", args.port, harness, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -445,7 +524,8 @@ def main() -> None:
 
     started = time.monotonic()
     endpoint = f"http://127.0.0.1:{args.port}"
-    seed(endpoint, args)
+    harness.cluster = seed(endpoint, args)
+    harness.seeded_endpoint = harness.cluster.endpoint
     harness.calls.reset()  # the seeding is not what anyone wants to count
     harness.ready.set()
     log.info(
