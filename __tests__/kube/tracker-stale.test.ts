@@ -21,6 +21,8 @@ const NAME = deployment.metadata.name;
 /** What GET deployments/<name> answers, one entry per request (the last one repeats). */
 let readAnswers: number[] = [];
 let reads = 0;
+/** How the next lists of deployments fail, in turn, before they answer. */
+let listFaults: (number | 'reset')[] = [];
 let server: Server;
 const watches = new Set<ServerResponse>();
 
@@ -42,6 +44,15 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
       watches.add(res);
+      return;
+    }
+    if (url.pathname === `/apis/apps/v1/namespaces/${NS}/deployments` && listFaults.length) {
+      const fault = listFaults.shift()!;
+      if (fault === 'reset') req.socket.destroy();
+      else
+        res
+          .writeHead(fault, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ kind: 'Status', code: fault, message: 'injected' }));
       return;
     }
     if (lists[url.pathname]) {
@@ -133,3 +144,25 @@ it('never calls the stale cache ready when the post-upgrade read keeps failing',
   );
   expect(reads).toBe(6);
 }, 30_000);
+
+it('retries the first list of a watch that fails for a moment (a reset, a 503)', async () => {
+  readAnswers = [200];
+  listFaults = ['reset', 503];
+  const { outcome, out } = await track();
+  expect(outcome.verdict).toBe('ready');
+  expect(listFaults).toEqual([]);
+  expect(
+    out.lines.map((l) => l.message).filter((m) => /^watch of deployments: .*retry \d of 5/.test(m)),
+  ).toEqual([
+    expect.stringMatching(/ECONNRESET|socket hang up|other side closed|fetch failed/i),
+    expect.stringMatching(/503/),
+  ]);
+});
+
+it('stops at once when the first list is refused (403): no retry', async () => {
+  listFaults = [403];
+  await expect(
+    RolloutTracker.start({ kubeconfig: kubeConfig(), namespace: NS, out: new MemoryOutput() }),
+  ).rejects.toThrow(/cannot watch deployments in namespace .*: 403/);
+  expect(listFaults).toEqual([]);
+});

@@ -104,10 +104,19 @@ class NamespaceWatch<T extends KubernetesObject> {
     this.informer.on('error', (err) => this.onError(err));
   }
 
+  /** The first list+watch, retried like any read when it fails for a moment (429, 5xx, a reset). */
   async start(): Promise<void> {
-    await this.informer.start();
-    // ListWatch reports a failed first list through the error callback, not by throwing.
-    if (this.firstError !== undefined) throw this.firstError;
+    await withRetry(
+      `watch of ${this.kind}`,
+      async () => {
+        this.firstError = undefined;
+        await this.informer.start();
+        // ListWatch reports a failed first list through the error callback, not by throwing.
+        if (this.firstError !== undefined) throw this.firstError;
+      },
+      // No limit per attempt: a second start while the first still hangs would race it.
+      { log: (m) => this.out.info(m), attemptTimeoutMs: 2 ** 31 - 1 },
+    );
     this.started = true;
   }
 
