@@ -156,12 +156,16 @@ function holding(api: CoordinationV1Api, opts: LockOptions, lease: V1Lease, took
       }
     }
   };
-  const timer = setInterval(() => void renew(), RENEW_MS);
+  // A renewal in flight when the run ends changes the resourceVersion: the release waits
+  // for it, or its delete's precondition would be stale (409) and the lease left held.
+  let renewing: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => (renewing = renew()), RENEW_MS);
   timer.unref();
   return {
     tookOverFrom,
     release: async () => {
       clearInterval(timer);
+      await renewing;
       if (lost) return;
       try {
         await withRetry(
