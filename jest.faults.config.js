@@ -1,0 +1,14 @@
+// The fault scenarios (__tests__/faults/) against their own local EKS stand-in
+// (.cache/lc-faults): one at a time, since they inject faults into the one cluster.
+import base from './jest.config.js';
+
+/** @type {import('jest').Config} */
+export default {
+  ...base,
+  testMatch: ['<rootDir>/__tests__/faults/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/'],
+  globalSetup: '<rootDir>/__tests__/faults/global-setup.mjs',
+  globalTeardown: '<rootDir>/__tests__/faults/global-teardown.mjs',
+  maxWorkers: 1,
+  testTimeout: 300_000,
+};
