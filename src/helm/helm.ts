@@ -200,6 +200,8 @@ function helmError(
 // ---------------------------------------------------------------------------
 // The client
 
+const UNAUTHORIZED = /\bUnauthorized\b|You must be logged in to the server/;
+
 export interface HelmOptions {
   run: Runner;
   helm: SupportedHelm;
@@ -247,7 +249,18 @@ export class Helm {
     return res;
   }
 
+  /**
+   * A token the API server refuses (401: too old by its clock, or revoked) was never
+   * acted on: mint a fresh one and run the command once more.
+   */
   private async run(args: string[], c: Call): Promise<RunResult> {
+    const res = await this.runOnce(args, c);
+    if (res.exitCode === 0 || !this.opts.token || !UNAUTHORIZED.test(res.stderr)) return res;
+    this.opts.token.refused();
+    return this.runOnce(args, c);
+  }
+
+  private async runOnce(args: string[], c: Call): Promise<RunResult> {
     // A failure to mint (credentials) is the token's own error, not helm's.
     const token = await this.opts.token?.(
       c.timeoutSeconds === undefined ? DEFAULT_CALL_SECONDS : c.timeoutSeconds + 60,
