@@ -96,6 +96,7 @@ describe('cli: plan', () => {
         keepFailedInstall: false,
         strict: false,
         reportPath: undefined,
+        fileRoots: { workspace: undefined, allowed: [] },
         trace: { commitSha: 'f00dcafe', actor: 'Ada Lovelace' },
       },
     ]);
@@ -226,7 +227,7 @@ describe('cli: deploy', () => {
       '--cluster',
       'c',
       '--region',
-      'r',
+      'us-east-1',
       ...extra,
     ]);
     expect(code).toBe(2);
@@ -235,7 +236,7 @@ describe('cli: deploy', () => {
   });
 
   it('needs a tag and a cluster', async () => {
-    const noTag = await cli(['deploy', '--cluster', 'c', '--region', 'r']);
+    const noTag = await cli(['deploy', '--cluster', 'c', '--region', 'us-east-1']);
     expect([noTag.code, noTag.stderr]).toEqual([2, expect.stringContaining('--tag is required')]);
     const noCluster = await cli(['deploy', '--tag', 't']);
     expect(noCluster.code).toBe(2);
