@@ -69,7 +69,9 @@ function booleanInput(name: string, fallback: boolean): boolean {
   try {
     return core.getBooleanInput(name);
   } catch {
-    throw inputError(`${name} must be true or false, got "${core.getInput(name)}"`);
+    throw inputError(`${name} must be true or false, got "${core.getInput(name)}"`, {
+      hint: `set ${name} to true or false, or leave it out for the default (${fallback})`,
+    });
   }
 }
 
