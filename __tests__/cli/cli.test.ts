@@ -151,6 +151,20 @@ describe('cli: plan', () => {
     expect(code).toBe(0);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ result: 'planned', imageTag: 't' });
   });
+
+  it('keeps the result and the summary when the report cannot be written at the end, and warns', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cli-report-')), 'report.json');
+    // Writable when checked; a directory by the time the run ends.
+    const { code, stdout, stderr } = await cli(['plan', '--tag', 't', '--report', file], {
+      report: (r) => {
+        mkdirSync(file);
+        return reportFor(r);
+      },
+    });
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/warning: the JSON report was not written: .*EISDIR/);
+    expect(stdout).toContain('Plan: 2 services would be deployed');
+  });
 });
 
 describe('cli: deploy', () => {
