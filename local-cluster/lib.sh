@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared settings for build.sh / up.sh / down.sh (sourced, not executed).
 
 LC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -6,6 +7,7 @@ LC_REPO="$(cd "$LC_DIR/.." && pwd)"
 # Binaries live outside the repo so every clone on this machine shares them.
 LC_CACHE="${ECOMMERCE_DEPLOY_CACHE:-$HOME/.cache/ecommerce-deploy}/local-cluster"
 # Per-checkout cluster state (certs, etcd data, logs, pids); .cache/ is gitignored.
+# shellcheck disable=SC2034 # read by up.sh and down.sh, which source this file
 LC_RUN="${ECOMMERCE_DEPLOY_RUN:-$LC_REPO/.cache/local-cluster}"
 
 # Bump when build.sh's flags change, so old cached binaries are not reused.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs moto (the AWS wire-protocol stand-in used by __tests__/aws/moto.test.ts)
+# Installs moto (the AWS wire-protocol stand-in used by __tests__/e2e/moto.test.ts)
 # into a private venv at .cache/venv. Idempotent: quiet and quick when the pinned
 # version is already there, so tests can call it every run.
 set -euo pipefail

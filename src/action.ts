@@ -20,6 +20,7 @@ import { writeJsonReport } from './report/json.js';
 import type { Output } from './report/output.js';
 import { summaryMarkdown } from './report/summary.js';
 import { buildRequest } from './request.js';
+import { cancelOnSignals } from './signals.js';
 import { traceFromWorkflow, type WorkflowContext } from './trace.js';
 
 /** Output over @actions/core: log lines, annotations, masking and collapsible groups. */
@@ -185,6 +186,7 @@ async function publish(report: Report, request: DeployRequest, out: ActionOutput
 }
 
 function failedServices(report: Report): string {
+  if (report.result === 'cancelled') return `deploy cancelled by ${report.cancelledBy}`;
   const failed = report.services.filter((r) => r.status === 'failed' || r.status === 'rolled-back');
   return `deploy failed: ${failed.map((r) => `${r.service} (${r.reason ?? r.status})`).join(', ') || 'see the log above'}`;
 }
@@ -197,6 +199,11 @@ function fail(message: string, exitCode: number, published = false): void {
 }
 
 export async function run(): Promise<void> {
+  const cancellation = cancelOnSignals((name, first) =>
+    core.warning(
+      first ? `${name}: cancelling this deploy; the summary and outputs are still written` : `${name} again`,
+    ),
+  );
   try {
     const out = new ActionOutput();
     const helmSource = helmSourceInput();
@@ -211,7 +218,8 @@ export async function run(): Promise<void> {
     const report = await runPipeline(request, {
       out,
       run: execRunner,
-      awsClients,
+      awsClients: (region) => awsClients(region, (retry) => out.info(retry)),
+      signal: cancellation.signal,
       tokenCommand: { command: process.execPath, args: [cli, 'token'] },
       tempDir: process.env.RUNNER_TEMP || tmpdir(),
       // pinned: no helm from PATH, so preflight installs (or re-verifies) the pinned one.
@@ -230,5 +238,9 @@ export async function run(): Promise<void> {
         `ecommerce-deploy stopped unexpectedly: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
         1,
       );
+  } finally {
+    cancellation.dispose();
+    // A cancelled run has published its outputs; a lingering connection must not keep the step alive.
+    if (cancellation.signal.aborted) setTimeout(() => process.exit(), 200).unref();
   }
 }

@@ -18,6 +18,7 @@ import { writeJsonReport } from './report/json.js';
 import { exitCodeOf } from './report/recorder.js';
 import { summaryText } from './report/summary.js';
 import { buildRequest, checkRegion, DEFAULTS } from './request.js';
+import { cancelOnSignals } from './signals.js';
 import { traceFromGit } from './trace.js';
 
 export interface CliDeps {
@@ -30,13 +31,19 @@ export interface CliDeps {
   /** Logs go to stderr: a terminal there gets the live rollout table. */
   stderrIsTTY?: boolean;
   /** Runs a request through the pipeline; tests pass their own. */
-  execute: (request: DeployRequest, out: ConsoleOutput) => Promise<Report>;
+  execute: (request: DeployRequest, out: ConsoleOutput, signal?: AbortSignal) => Promise<Report>;
   /** Prints what `token` prints; tests pass their own. */
   token: (clusterName: string, region: string) => Promise<unknown>;
+  /** Aborted on SIGINT/SIGTERM: the run stops what it does and still reports (exit 130/143). */
+  signal?: AbortSignal;
 }
 
 // Loaded on use, so `token` (run by kubectl for every connection) and `--help` stay quick.
-async function executePipeline(request: DeployRequest, out: ConsoleOutput): Promise<Report> {
+async function executePipeline(
+  request: DeployRequest,
+  out: ConsoleOutput,
+  signal?: AbortSignal,
+): Promise<Report> {
   const [{ runPipeline }, { awsClients }] = await Promise.all([
     import('./pipeline/index.js'),
     import('./aws/clients.js'),
@@ -44,7 +51,8 @@ async function executePipeline(request: DeployRequest, out: ConsoleOutput): Prom
   return runPipeline(request, {
     out,
     run: execRunner,
-    awsClients,
+    awsClients: (region) => awsClients(region, (retry) => out.info(retry)),
+    signal,
     // The kubeconfig's exec plugin re-enters this very file as `token`.
     tokenCommand: { command: process.execPath, args: [fileURLToPath(import.meta.url), 'token'] },
     tempDir: tmpdir(),
@@ -226,7 +234,7 @@ async function deployOrPlan(mode: 'deploy' | 'plan', o: RequestOptions, deps: Cl
     live: Boolean(deps.stderrIsTTY) && !deps.env.CI,
   });
   const request = await requestFromOptions(mode, o, deps, out);
-  const report = await deps.execute(request, out);
+  const report = await deps.execute(request, out, deps.signal);
   if (request.reportPath) {
     // The deploy's result stands whatever happens to the report file (checked writable up front).
     try {
@@ -312,5 +320,15 @@ if (isEntryPoint()) {
     if (err.code !== 'EPIPE') throw err;
     process.exit(process.exitCode ?? 0);
   });
-  process.exitCode = await main(process.argv.slice(2));
+  const cancellation = cancelOnSignals((name, first) =>
+    process.stderr.write(
+      first
+        ? `\n${name}: cancelling — helm is told to stop, then the report is written (again to stop harder)\n`
+        : `\n${name}: stopping now\n`,
+    ),
+  );
+  const code = await main(process.argv.slice(2), { ...defaultDeps(), signal: cancellation.signal });
+  process.exitCode = code;
+  // A cancelled run has written its report; do not let a lingering connection keep it alive.
+  if (cancellation.signal.aborted) setTimeout(() => process.exit(code), 200).unref();
 }

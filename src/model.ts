@@ -104,7 +104,8 @@ export interface Plan {
   waves: string[][];
 }
 
-export type ServiceStatus = 'deployed' | 'planned' | 'failed' | 'rolled-back' | 'skipped';
+/** `cancelled`: released, but the run was cancelled before its rollout was seen ready (it may still finish). */
+export type ServiceStatus = 'deployed' | 'planned' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled';
 
 export interface ServiceResult {
   service: string;
@@ -127,7 +128,9 @@ export interface ServiceResult {
 }
 
 export interface Report {
-  result: 'success' | 'failure' | 'planned';
+  result: 'success' | 'failure' | 'planned' | 'cancelled';
+  /** The signal that cancelled the run (result `cancelled`). */
+  cancelledBy?: 'SIGINT' | 'SIGTERM';
   mode: 'deploy' | 'plan';
   cluster?: string;
   namespace: string;

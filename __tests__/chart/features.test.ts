@@ -1,6 +1,7 @@
 // Opt-in features of the chart, rendered by helm 3 and helm 4 on top of the user-service production values.
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IConfigMap } from 'kubernetes-models/v1';
 import {
   helmBinaries,
@@ -19,6 +20,13 @@ const repository = '123456789012.dkr.ecr.us-east-1.amazonaws.com/user-service';
 
 const deploymentOf = (objects: K8sObject[]) => only<IDeployment>(objects, 'Deployment');
 const podOf = (objects: K8sObject[]) => deploymentOf(objects).spec!.template.spec!;
+
+const pullPolicyIgnore = {
+  'kube-score/ignore': 'container-image-pull-policy',
+  'ecommerce-deploy/kube-score-ignore-reason': expect.stringMatching(
+    /^container-image-pull-policy: .*pinned by digest/,
+  ),
+};
 
 const behavior = {
   scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
@@ -49,6 +57,7 @@ describe.each(helmBinaries())('helm $major: chart features', (helm: Helm) => {
   let full: K8sObject[];
   let istio: K8sObject[];
   let fixed: K8sObject[];
+  let isolated: K8sObject[];
 
   beforeAll(() => {
     full = template(helm, 'user-service', { files, values: [allFeatures] });
@@ -61,10 +70,32 @@ describe.each(helmBinaries())('helm $major: chart features', (helm: Helm) => {
       ],
     });
     fixed = template(helm, 'user-service', { files, sets: ['autoscaling.enabled=false'] });
+    // An internal service on another port, with its own gateway labels, callers and a scraper rule.
+    isolated = template(helm, 'user-service', {
+      files,
+      values: [
+        {
+          containerPort: 8080,
+          ingress: { enabled: false },
+          networkPolicy: {
+            ingressGateway: { namespace: 'gateways', podLabels: { app: 'edge' } },
+            callers: ['order-service', 'payment-service'],
+            extraIngress: [
+              {
+                from: [
+                  { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+                ],
+                ports: [{ port: 15090 }],
+              },
+            ],
+          },
+        },
+      ],
+    });
   });
 
   it('renders only objects that match their schema', () => {
-    for (const object of [...full, ...istio, ...fixed])
+    for (const object of [...full, ...istio, ...fixed, ...isolated])
       expect(() => validateKubernetesObject(object)).not.toThrow();
   });
 
@@ -81,7 +112,10 @@ describe.each(helmBinaries())('helm $major: chart features', (helm: Helm) => {
 
   it('puts the deploy engine annotations on the Deployment object', () => {
     const deployment = deploymentOf(full);
-    expect(deployment.metadata?.annotations).toEqual(allFeatures.deploymentAnnotations);
+    expect(deployment.metadata?.annotations).toEqual({
+      ...allFeatures.deploymentAnnotations,
+      ...pullPolicyIgnore,
+    });
     expect(deployment.spec?.template.metadata?.annotations).not.toHaveProperty('ecommerce-deploy/commit');
     expect(deployment.spec?.template.metadata?.annotations).toMatchObject(allFeatures.podAnnotations);
   });
@@ -164,5 +198,89 @@ describe.each(helmBinaries())('helm $major: chart features', (helm: Helm) => {
         },
       ],
     });
+  });
+
+  it('tells kube-score to skip the pull-policy check, with the reason, only when the image is pinned by digest', () => {
+    expect(deploymentOf(full).metadata?.annotations).toMatchObject(pullPolicyIgnore);
+    // A tag can move: then IfNotPresent may run a stale image, and kube-score is right to say so.
+    expect(deploymentOf(fixed).metadata?.annotations ?? {}).not.toHaveProperty('kube-score/ignore');
+    // Always needs no excuse.
+    const always = template(helm, 'user-service', {
+      files,
+      values: [{ image: { digest, pullPolicy: 'Always' } }],
+    });
+    expect(deploymentOf(always).metadata?.annotations ?? {}).not.toHaveProperty('kube-score/ignore');
+    // Checks already ignored through deploymentAnnotations are kept.
+    const more = template(helm, 'user-service', {
+      files,
+      values: [{ image: { digest }, deploymentAnnotations: { 'kube-score/ignore': 'pod-probes' } }],
+    });
+    expect(deploymentOf(more).metadata?.annotations?.['kube-score/ignore']).toBe(
+      'pod-probes,container-image-pull-policy',
+    );
+  });
+
+  it('renders no NetworkPolicy unless enabled', () => {
+    expect(template(helm, 'demo').some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+    const off = template(helm, 'user-service', { files, sets: ['networkPolicy.enabled=false'] });
+    expect(off.some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+  });
+
+  it('admits the configured callers on the container port, and no gateway for a service without a route', () => {
+    const policy = only<INetworkPolicy>(isolated, 'NetworkPolicy');
+    expect(policy.spec?.ingress).toEqual([
+      {
+        from: [
+          { podSelector: { matchLabels: { app: 'order-service' } } },
+          { podSelector: { matchLabels: { app: 'payment-service' } } },
+        ],
+        ports: [{ protocol: 'TCP', port: 8080 }],
+      },
+      {
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+        ports: [{ port: 15090 }],
+      },
+    ]);
+    expect(podOf(isolated).containers[0]!.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+    ]);
+  });
+
+  it('admits its own gateway labels when routed through the VirtualService', () => {
+    const routed = template(helm, 'user-service', {
+      files,
+      values: [
+        { ingress: { enabled: false }, istio: { virtualService: { enabled: true } } },
+        {
+          // Helm merges maps: the default label goes only when set to null.
+          networkPolicy: {
+            ingressGateway: { namespace: 'gateways', podLabels: { istio: null, app: 'edge' } },
+            callers: [],
+          },
+        },
+      ],
+    });
+    expect(only<INetworkPolicy>(routed, 'NetworkPolicy').spec?.ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gateways' } },
+            podSelector: { matchLabels: { app: 'edge' } },
+          },
+        ],
+        ports: [{ protocol: 'TCP', port: 3000 }],
+      },
+    ]);
+  });
+
+  it('denies all inbound traffic when nothing may call the service', () => {
+    const closed = template(helm, 'user-service', {
+      files,
+      values: [{ ingress: { enabled: false }, networkPolicy: { callers: [] } }],
+    });
+    const policy = only<INetworkPolicy>(closed, 'NetworkPolicy');
+    expect(policy.spec?.policyTypes).toEqual(['Ingress']);
+    expect(policy.spec?.ingress).toEqual([]);
+    expect(() => validateKubernetesObject(policy as unknown as K8sObject)).not.toThrow();
   });
 });

@@ -2,7 +2,7 @@
 // for each of the six services, and every rendered object checked against the Kubernetes schema.
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1';
+import type { IIngress, INetworkPolicy, INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IService, IServiceAccount } from 'kubernetes-models/v1';
 import {
@@ -25,6 +25,44 @@ const ingressPaths: Record<ServiceName, string> = {
   'order-service': '/api/orders',
   'payment-service': '/api/payments',
   'notification-service': '/api/notifications',
+};
+
+// Who calls whom: api-gateway routes to the five others (deploy.yaml deploys it after them); nothing calls
+// api-gateway but the Istio ingress gateway, which also reaches every service through its own Ingress path.
+const callers: Record<ServiceName, ServiceName[]> = {
+  'api-gateway': [],
+  'user-service': ['api-gateway'],
+  'product-service': ['api-gateway'],
+  'order-service': ['api-gateway'],
+  'payment-service': ['api-gateway'],
+  'notification-service': ['api-gateway'],
+};
+const istioGateway = {
+  namespace: 'istio-system',
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+};
+
+/** Kubernetes quantities in bytes, for the binary suffixes the values use. */
+const bytes = (quantity: string | number): number => {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(String(quantity));
+  if (!m) throw new Error(`unexpected quantity ${quantity}`);
+  return Number(m[1]) * 1024 ** ['', 'Ki', 'Mi', 'Gi'].indexOf(m[2] ?? '');
+};
+
+/** Does a NetworkPolicy peer select a pod with these labels in this namespace? (matchLabels only, as rendered) */
+const peerSelects = (
+  peer: INetworkPolicyPeer,
+  pod: { namespace: string; labels: Record<string, string> },
+  policyNamespace: string,
+) => {
+  const matches = (
+    selector: { matchLabels?: Record<string, string> } | undefined,
+    labels: Record<string, string>,
+  ) => Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const namespaceOk = peer.namespaceSelector
+    ? matches(peer.namespaceSelector, { 'kubernetes.io/metadata.name': pod.namespace })
+    : pod.namespace === policyNamespace;
+  return namespaceOk && matches(peer.podSelector, pod.labels);
 };
 
 describe.each(helmBinaries())('helm $major: production values', (helm) => {
@@ -60,7 +98,7 @@ describe.each(helmBinaries())('helm $major: production values', (helm) => {
   describe.each(services)('%s', (service) => {
     const objects = () => rendered.get(service)!;
 
-    it('renders one Deployment, Service, HPA, PDB, Ingress and ServiceAccount', () => {
+    it('renders one Deployment, Service, HPA, PDB, Ingress, NetworkPolicy and ServiceAccount', () => {
       expect(
         objects()
           .map((o) => `${o.kind}/${o.metadata.name}`)
@@ -70,6 +108,7 @@ describe.each(helmBinaries())('helm $major: production values', (helm) => {
           'Deployment',
           'HorizontalPodAutoscaler',
           'Ingress',
+          'NetworkPolicy',
           'PodDisruptionBudget',
           'Service',
           'ServiceAccount',
@@ -109,9 +148,60 @@ describe.each(helmBinaries())('helm $major: production values', (helm) => {
       expect(container.imagePullPolicy).toBe('IfNotPresent');
       expect(container.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
       expect(container.resources).toEqual({
-        requests: { cpu: '250m', memory: '256Mi' },
-        limits: { cpu: '500m', memory: '512Mi' },
+        requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '128Mi' },
+        limits: { cpu: '500m', memory: '512Mi', 'ephemeral-storage': '256Mi' },
       });
+    });
+
+    it('bounds ephemeral storage: every container has a request and a limit, and /tmp fits under the limit', () => {
+      const pod = only<IDeployment>(objects(), 'Deployment').spec!.template.spec!;
+      const containers = [...pod.containers, ...(pod.initContainers ?? [])];
+      for (const container of containers) {
+        expect(container.resources?.requests?.['ephemeral-storage']).toBeDefined();
+        expect(container.resources?.limits?.['ephemeral-storage']).toBeDefined();
+      }
+      const limit = bytes(pod.containers[0]!.resources!.limits!['ephemeral-storage']!);
+      const tmp = pod.volumes?.find((v) => v.name === 'tmp')?.emptyDir;
+      expect(tmp?.sizeLimit).toBe('64Mi');
+      // The limit also has to hold the container logs the kubelet keeps (EKS: 5 x 10Mi).
+      expect(bytes(tmp!.sizeLimit!) + 50 * 1024 ** 2).toBeLessThanOrEqual(limit);
+    });
+
+    it('admits traffic on port 3000 only from the Istio ingress gateway and its callers', () => {
+      const policy = only<INetworkPolicy>(objects(), 'NetworkPolicy');
+      const deployment = only<IDeployment>(objects(), 'Deployment');
+      expect(policy.spec?.podSelector).toEqual(deployment.spec?.selector);
+      expect(policy.spec?.policyTypes).toEqual(['Ingress']);
+      expect(policy.spec?.ingress).toEqual([
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } },
+              podSelector: { matchLabels: { istio: 'ingressgateway' } },
+            },
+            ...callers[service].map((caller) => ({ podSelector: { matchLabels: { app: caller } } })),
+          ],
+          ports: [{ protocol: 'TCP', port: 3000 }],
+        },
+      ]);
+    });
+
+    it("lets exactly its callers' pods and the Istio gateway through, as the other renders label them", () => {
+      const policy = only<INetworkPolicy>(objects(), 'NetworkPolicy');
+      const admits = (pod: { namespace: string; labels: Record<string, string> }) =>
+        policy.spec!.ingress!.some((rule) => rule.from!.some((peer) => peerSelects(peer, pod, 'production')));
+      for (const other of services) {
+        const labels = only<IDeployment>(rendered.get(other)!, 'Deployment').spec!.template.metadata!.labels!;
+        expect([other, admits({ namespace: 'production', labels })]).toEqual([
+          other,
+          callers[service].includes(other),
+        ]);
+        // The same pod from another namespace is somebody else's release.
+        expect(admits({ namespace: 'staging', labels })).toBe(false);
+      }
+      expect(admits(istioGateway)).toBe(true);
+      expect(admits({ ...istioGateway, namespace: 'production' })).toBe(false);
+      expect(admits({ namespace: 'istio-system', labels: { app: 'istiod' } })).toBe(false);
     });
 
     it('probes liveness, readiness and startup on the named port', () => {

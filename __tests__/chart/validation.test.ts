@@ -70,6 +70,25 @@ describe.each(helmBinaries())('helm $major rejects bad values', (helm) => {
     );
   });
 
+  it('a NetworkPolicy caller that is not a service name, twice the same caller, or an unknown key', () => {
+    expect(fails({ networkPolicy: { callers: ['API_Gateway'] } })).toMatch(
+      keyPattern('networkPolicy.callers'),
+    );
+    expect(fails({ networkPolicy: { callers: ['api-gateway', 'api-gateway'] } })).toMatch(
+      keyPattern('networkPolicy.callers'),
+    );
+    expect(fails({ networkPolicy: { caller: ['api-gateway'] } })).toMatch(/'?caller'? (is )?not allowed/i);
+  });
+
+  it('empty Istio gateway pod labels, which would admit every pod of that namespace', () => {
+    expect(fails({ networkPolicy: { ingressGateway: { podLabels: null } } })).toMatch(
+      /networkPolicy[./]ingressGateway.*podLabels/,
+    );
+    expect(fails({ networkPolicy: { ingressGateway: { podLabels: { istio: null } } } })).toMatch(
+      keyPattern('networkPolicy.ingressGateway.podLabels'),
+    );
+  });
+
   it('accepts percentages, which depend on the live pod count, without comparing them', () => {
     const objects = template(helm, 'user-service', {
       files,

@@ -15,7 +15,7 @@ import {
   type StandInEnv,
   SERVICES,
 } from '../../scripts/stand-in.mjs';
-import { deployCli, runNode as runWith } from './run.js';
+import { deployCli, parseOutputs, runNode as runWith } from './run.js';
 
 const NS = 'e2e-shop';
 const HELM3 = resolve('.cache/tools/helm3/helm');
@@ -38,15 +38,6 @@ function releases(): Record<string, { revision: string; status: string }> {
     }
   }
   return latest;
-}
-
-function parseOutputs(file: string): Record<string, string> {
-  // GITHUB_OUTPUT uses `name<<delimiter` blocks.
-  const text = readFileSync(file, 'utf8');
-  const out: Record<string, string> = {};
-  const re = /^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!;
-  return out;
 }
 
 beforeAll(() => {
@@ -149,6 +140,42 @@ describe('a first deploy through the bundled action', () => {
       spec: { minAvailable: number };
     }[];
     expect(pdbs.map((p) => p.spec.minAvailable)).toEqual([2, 2, 2, 2, 2, 2]);
+  });
+
+  it('stores six NetworkPolicies, each selecting its 3 pods, open to the Istio gateway and api-gateway', () => {
+    const policies = JSON.parse(kubectl(env, ['get', 'networkpolicy', '-n', NS, '-o', 'json'])).items as {
+      metadata: { name: string };
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        ingress: { from: { podSelector?: { matchLabels: Record<string, string> } }[]; ports: unknown[] }[];
+      };
+    }[];
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual([...SERVICES].sort());
+    for (const p of policies) {
+      const selector = Object.entries(p.spec.podSelector.matchLabels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const pods = JSON.parse(kubectl(env, ['get', 'pods', '-n', NS, '-l', selector, '-o', 'json'])).items;
+      expect([p.metadata.name, pods.length]).toEqual([p.metadata.name, 3]);
+      const apps = p.spec.ingress[0]!.from.map((peer) => peer.podSelector?.matchLabels.app).filter(Boolean);
+      expect([p.metadata.name, apps]).toEqual([
+        p.metadata.name,
+        p.metadata.name === 'api-gateway' ? [] : ['api-gateway'],
+      ]);
+      expect(p.spec.ingress[0]!.ports).toEqual([{ protocol: 'TCP', port: 3000 }]);
+    }
+  });
+
+  it("bounds ephemeral storage and, deployed by digest, skips kube-score's pull-policy check with a reason", () => {
+    const deployment = JSON.parse(kubectl(env, ['get', 'deploy', 'payment-service', '-n', NS, '-o', 'json']));
+    expect(deployment.spec.template.spec.containers[0].resources).toMatchObject({
+      requests: { 'ephemeral-storage': '128Mi' },
+      limits: { 'ephemeral-storage': '256Mi' },
+    });
+    expect(deployment.metadata.annotations).toMatchObject({
+      'kube-score/ignore': 'container-image-pull-policy',
+      'ecommerce-deploy/kube-score-ignore-reason': expect.stringContaining('pinned by digest'),
+    });
   });
 
   it('records who deployed what on each Deployment', () => {

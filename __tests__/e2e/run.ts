@@ -20,8 +20,16 @@ export interface NodeRun {
   stderrLines: { at: number; text: string }[];
 }
 
-/** Runs a node entry point with the stand-in's AWS settings (never its admin kubeconfig). */
-export function runNode(env: StandInEnv, args: string[], extraEnv: Record<string, string> = {}) {
+/**
+ * Runs a node entry point with the stand-in's AWS settings (never its admin kubeconfig),
+ * under `node` (default: this process's Node).
+ */
+export function runNode(
+  env: StandInEnv,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+  node = process.execPath,
+) {
   const { KUBECONFIG: _admin, ...aws } = env;
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
@@ -29,7 +37,7 @@ export function runNode(env: StandInEnv, args: string[], extraEnv: Record<string
   delete childEnv.KUBECONFIG;
   Object.assign(childEnv, aws, extraEnv);
   return new Promise<NodeRun>((done) => {
-    const child = spawn(process.execPath, args, { env: childEnv });
+    const child = spawn(node, args, { env: childEnv });
     let stdout = '';
     let stderr = '';
     let partial = '';
@@ -47,6 +55,15 @@ export function runNode(env: StandInEnv, args: string[], extraEnv: Record<string
       done({ code: code ?? -1, stdout, stderr, exitedAt: Date.now(), stderrLines });
     });
   });
+}
+
+/** The GITHUB_OUTPUT file the Action wrote: `name<<delimiter` blocks. */
+export function parseOutputs(file: string): Record<string, string> {
+  const text = readFileSync(file, 'utf8');
+  const out: Record<string, string> = {};
+  const re = /^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) out[m[1]!] = m[3]!;
+  return out;
 }
 
 export interface DeployOptions {

@@ -4,7 +4,15 @@
  * fake at the exec boundary and recorded, so each test can assert what would have
  * changed; AWS is mocked at the SDK client.
  */
-import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, existsSync, realpathSync } from 'node:fs';
+import {
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  realpathSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -51,19 +59,43 @@ type ClusterAnswer = (args: string[]) => Partial<RunResult> | undefined;
 /** Real helm for version/template; `cluster` answers everything that would reach a cluster. */
 function runner(cluster: ClusterAnswer = () => undefined) {
   const calls: string[][] = [];
+  /** Each release's revisions as helm would record them: listed ones, then one per upgrade. */
+  const history = new Map<string, { revision: number; status: string; description: string }[]>();
   const run: Runner = async (command, args, options) => {
     calls.push(args);
     if (args[0] === 'version' || args[0] === 'template') return execRunner(command, args, options);
     const answer = cluster(args);
-    if (args[0] === 'list') return { exitCode: 0, stdout: '[]', stderr: '', ...answer };
+    if (args[0] === 'list') {
+      const res = { exitCode: 0, stdout: '[]', stderr: '', ...answer };
+      for (const r of JSON.parse(res.stdout) as { name: string; revision: string; status: string }[]) {
+        history.set(r.name, [{ revision: Number(r.revision), status: r.status, description: 'listed' }]);
+      }
+      return res;
+    }
+    if (args[0] === 'history') {
+      return { exitCode: 0, stdout: JSON.stringify(history.get(args[1]!) ?? []), stderr: '', ...answer };
+    }
     if (args[0] === 'upgrade') {
-      const release = args[2];
-      return {
+      const release = args[2]!;
+      const past = history.get(release) ?? [];
+      const version = (past.at(-1)?.revision ?? 0) + 1;
+      const res = {
         exitCode: 0,
-        stdout: JSON.stringify({ name: release, version: 1, info: { status: 'deployed' } }),
+        stdout: JSON.stringify({ name: release, version, info: { status: 'deployed' } }),
         stderr: '',
         ...answer,
       };
+      // Like helm, a failed upgrade past validation still records a revision, marked failed
+      // (with helm's own description); a refused one (another operation in progress) does not.
+      if (!args.some((x) => x.startsWith('--dry-run')) && !/another operation/.test(res.stderr)) {
+        const ok = res.exitCode === 0;
+        const description = ok
+          ? (args[args.indexOf('--description') + 1] ?? '')
+          : `Upgrade "${release}" failed`;
+        const revision = ok ? (JSON.parse(res.stdout) as { version: number }).version : version;
+        history.set(release, [...past, { revision, status: ok ? 'deployed' : 'failed', description }]);
+      }
+      return res;
     }
     return { exitCode: 0, stdout: '', stderr: '', ...answer };
   };
@@ -306,6 +338,60 @@ describe('a deploy of the six services', () => {
       'user-service',
     ]);
     expect(report.services.filter((s) => s.status === 'rolled-back')).toHaveLength(5);
+  });
+
+  it('leaves a release another deploy moved on since, and says so', async () => {
+    let moved = false;
+    const t = setup({
+      cluster: (args) => {
+        if (args[0] === 'list') return listedAt(4);
+        if (args[0] === 'upgrade' && args[2] === 'payment-service')
+          return { exitCode: 1, stderr: 'Error: UPGRADE FAILED: context deadline exceeded' };
+        // Meanwhile someone else deployed payment-service: its history now ends at 6.
+        if (args[0] === 'history' && args[1] === 'payment-service' && !moved) {
+          moved = true;
+          const rows = [4, 5, 6].map((revision) => ({
+            revision,
+            status: revision === 6 ? 'deployed' : 'superseded',
+            description: 'other run',
+          }));
+          return { stdout: JSON.stringify(rows) };
+        }
+        return undefined;
+      },
+    });
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    expect(t.calls.filter((a) => a[0] === 'rollback')).toEqual([]);
+    expect(report.services.find((s) => s.service === 'payment-service')!.status).toBe('failed');
+    expect(report.warnings).toContainEqual(
+      expect.stringMatching(
+        /payment-service: not rolled back: it is at revision 6 \(deployed\).*another deploy changed it/,
+      ),
+    );
+  });
+
+  it('treats "another operation is in progress" as a conflict, never rolled back', async () => {
+    const t = setup({
+      cluster: (args) => {
+        if (args[0] === 'list') return listedAt(4);
+        if (args[0] === 'upgrade' && args[2] === 'order-service')
+          return {
+            exitCode: 1,
+            stderr: 'Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress',
+          };
+        return undefined;
+      },
+    });
+    const report = await runPipeline(request({ rollback: 'all' }), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    expect(report.services.find((s) => s.service === 'order-service')).toMatchObject({
+      status: 'failed',
+      reason: 'Conflict',
+    });
+    const rolled = t.calls.filter((a) => a[0] === 'rollback').map((a) => a[1]);
+    expect(rolled).not.toContain('order-service');
+    expect(rolled.length).toBeGreaterThan(0);
   });
 });
 
@@ -655,5 +741,73 @@ describe('a chart from ECR (OCI)', () => {
     expect(exitCodeOf(report)).toBe(0);
     expect(seen.some((c) => c.args[0] === 'registry')).toBe(false);
     expect(seen.every((c) => c.env?.HELM_REGISTRY_CONFIG === undefined)).toBe(true);
+  });
+});
+
+describe('a cancelled run (SIGINT/SIGTERM)', () => {
+  it('starts nothing new, reports where each service was left, rolls nothing back, leaves no temp files', async () => {
+    const controller = new AbortController();
+    const t = setup();
+    const tempDir = mkdtempSync(join(tmpdir(), 'cancel-test-'));
+    const stops: boolean[] = [];
+    const pending: ((o: RolloutOutcome) => void)[] = [];
+    t.deps.tempDir = tempDir;
+    t.deps.signal = controller.signal;
+    t.deps.kube = {
+      tracker: async () => ({
+        // Every rollout is still in progress when the signal comes.
+        track: (req) =>
+          new Promise((resolve) => {
+            pending.push(resolve);
+            if (pending.length === 1) setImmediate(() => controller.abort('SIGINT'));
+            void req;
+          }),
+        stop: async (cancelled) => {
+          stops.push(Boolean(cancelled));
+          for (const r of pending.splice(0)) {
+            r({
+              service: '',
+              verdict: 'failed',
+              reason: cancelled ? 'Cancelled' : 'Timeout',
+              message: 'stopped',
+            });
+          }
+        },
+      }),
+      verifier: fakeKube().kube.verifier,
+    };
+    const report = await runPipeline(request({ concurrency: 3 }), t.deps);
+
+    expect(report.result).toBe('cancelled');
+    expect(report.cancelledBy).toBe('SIGINT');
+    expect(exitCodeOf(report)).toBe(130);
+    expect(stops[0]).toBe(true);
+    const upgraded = t.changes().map((a) => a[2]);
+    expect(upgraded).toHaveLength(3); // the concurrency limit's worth, nothing after the signal
+    for (const s of report.services) {
+      if (upgraded.includes(s.service)) {
+        expect(s).toMatchObject({ status: 'cancelled', revision: 1 });
+        expect(s.message).toMatch(/revision 1 released; its rollout was still in progress/);
+      } else {
+        expect(s).toMatchObject({
+          status: 'skipped',
+          reason: 'Cancelled',
+          message: 'not started: the run was cancelled',
+        });
+      }
+    }
+    expect(t.calls.filter((a) => a[0] === 'rollback' || a[0] === 'uninstall')).toEqual([]);
+    expect(readdirSync(tempDir)).toEqual([]);
+  });
+
+  it('ends with 143 for SIGTERM, before anything changed when it comes during preflight', async () => {
+    const controller = new AbortController();
+    controller.abort('SIGTERM');
+    const t = setup();
+    t.deps.signal = controller.signal;
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(143);
+    expect(t.changes()).toEqual([]);
+    expect(report.services.every((s) => s.status === 'skipped' && s.reason === 'Cancelled')).toBe(true);
   });
 });

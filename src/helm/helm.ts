@@ -150,6 +150,11 @@ function schemaKey(stderr: string): string | undefined {
   return v3?.[1] && v3[1] !== '(root)' ? v3[1] : undefined;
 }
 
+/** helm refused because another install/upgrade/rollback of the release is under way (or was killed mid-way). */
+export function isReleaseLocked(err: DeployError): boolean {
+  return /another operation \(install\/upgrade\/rollback\) is in progress/.test(err.describe());
+}
+
 const NETWORK = /no such host|connection refused|i\/o timeout|network is unreachable|TLS handshake timeout/i;
 
 /** The OCI registry a command pulls from or logs into, if any. */
@@ -260,6 +265,8 @@ export interface HelmOptions {
   kubeconfig?: string;
   /** More environment, e.g. HELM_CACHE_HOME in tests. */
   env?: Record<string, string>;
+  /** The run's cancellation, passed on to every helm process. */
+  signal?: AbortSignal;
   /**
    * EKS tokens minted in this process, handed to each helm command as HELM_KUBETOKEN,
    * so helm does not start the kubeconfig's exec plugin (a Node process) per command.
@@ -314,7 +321,11 @@ export class Helm {
     );
     const env = token ? { ...this.env, HELM_KUBETOKEN: token } : this.env;
     try {
-      return await this.opts.run(this.opts.helm.path, args, { env, input: c.input });
+      return await this.opts.run(this.opts.helm.path, args, {
+        env,
+        input: c.input,
+        signal: this.opts.signal,
+      });
     } catch (err) {
       // The Runner only throws when the process could not start at all.
       throw this.error(c, args, { exitCode: -1, stdout: '', stderr: String(err) });

@@ -28,7 +28,11 @@ export type ReasonCode =
   | 'ProgressDeadlineExceeded'
   | 'Unschedulable'
   | 'ReadinessProbeFailing'
-  | 'Timeout';
+  | 'Timeout'
+  /** The tool could not see the rollout's state (API server unreachable): never judged ready. */
+  | 'StatusUnknown'
+  /** The run was cancelled (SIGINT/SIGTERM) while the rollout was being watched. */
+  | 'Cancelled';
 
 export type Phase = 'waiting' | 'progressing' | 'ready' | 'failed';
 

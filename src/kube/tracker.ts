@@ -22,6 +22,7 @@ import {
 } from '@kubernetes/client-node';
 import { preflightError } from '../errors.js';
 import { formatSeconds } from '../report/duration.js';
+import { withRetry } from './retry.js';
 import type { Output } from '../report/output.js';
 import { apiErrorMessage, httpStatusOf } from './client.js';
 import { collectDiagnostics, type Diagnostics } from './diagnostics.js';
@@ -71,15 +72,20 @@ const RETRY_MAX_MS = 10_000;
 /**
  * A list+watch of one kind in the namespace (client-node's ListWatch, which re-lists
  * on 410 Gone by itself). ListWatch stops on any other error; this restarts it with
- * backoff, resuming from the last resourceVersion.
+ * backoff, resuming from the last resourceVersion. From the error until the watch is
+ * back, its cache is stale: `downSince` says so, and no verdict is drawn from it.
  */
 class NamespaceWatch<T extends KubernetesObject> {
   private readonly informer: Informer<T> & ObjectCache<T>;
   private stopped = false;
+  private cancelled = false;
   private retryMs = RETRY_MIN_MS;
   private retryTimer?: NodeJS.Timeout;
   private firstError?: unknown;
   private started = false;
+  /** Bumped by every error: a restart that saw none since it began has the watch back. */
+  private errors = 0;
+  downSince?: number;
 
   constructor(
     kc: KubeConfig,
@@ -88,6 +94,7 @@ class NamespaceWatch<T extends KubernetesObject> {
     list: () => Promise<KubernetesListObject<T>>,
     private readonly out: Output,
     onChange: (obj: T) => void,
+    private readonly onRecovered: () => void,
   ) {
     this.informer = makeInformer(kc, path, list);
     this.informer.on('change', onChange);
@@ -124,13 +131,23 @@ class NamespaceWatch<T extends KubernetesObject> {
       this.firstError ??= err;
       return;
     }
+    this.errors += 1;
+    this.downSince ??= Date.now();
     this.out.warn(
       `watch of ${this.kind} interrupted (${apiErrorMessage(err)}); resuming in ${this.retryMs} ms`,
     );
-    this.retryTimer = setTimeout(() => {
-      if (!this.stopped) void this.informer.start();
-    }, this.retryMs);
+    this.retryTimer = setTimeout(() => void this.restart(), this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  private async restart() {
+    if (this.stopped) return;
+    const errors = this.errors;
+    await this.informer.start();
+    if (this.stopped || this.errors !== errors || this.downSince === undefined) return;
+    this.out.info(`watch of ${this.kind} resumed after ${formatSeconds(Date.now() - this.downSince)}`);
+    this.downSince = undefined;
+    this.onRecovered();
   }
 }
 
@@ -154,6 +171,7 @@ export class RolloutTracker {
   private ticker?: NodeJS.Timeout;
   private scheduled = false;
   private stopped = false;
+  private cancelled = false;
 
   private constructor(
     private readonly opts: Required<Pick<TrackerOptions, 'namespace' | 'out' | 'now'>> & TrackerOptions,
@@ -184,6 +202,7 @@ export class RolloutTracker {
         () => apps.listNamespacedDeployment({ namespace }),
         out,
         changed,
+        changed,
       ),
       replicaSets: new NamespaceWatch<V1ReplicaSet>(
         kc,
@@ -191,6 +210,7 @@ export class RolloutTracker {
         `/apis/apps/v1/namespaces/${ns}/replicasets`,
         () => apps.listNamespacedReplicaSet({ namespace }),
         out,
+        changed,
         changed,
       ),
       pods: new NamespaceWatch<V1Pod>(
@@ -203,6 +223,7 @@ export class RolloutTracker {
           ref.tracker?.notePod(pod);
           changed();
         },
+        changed,
       ),
       events: new NamespaceWatch<CoreV1Event>(
         kc,
@@ -211,6 +232,7 @@ export class RolloutTracker {
         () => core.listNamespacedEvent({ namespace }),
         out,
         () => {},
+        changed,
       ),
     };
     const all = Object.values(watches);
@@ -261,11 +283,17 @@ export class RolloutTracker {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Stops watching; a rollout still tracked ends as stopped (or, with `cancelled`, as Cancelled). */
+  async stop(cancelled = false): Promise<void> {
     this.stopped = true;
+    this.cancelled ||= cancelled;
     clearInterval(this.ticker);
     for (const t of this.tracks) this.settle(t, this.stoppedOutcome(t.req));
-    await Promise.all([this.deployments, this.replicaSets, this.pods, this.events].map((w) => w.stop()));
+    await Promise.all(this.watches().map((w) => w.stop()));
+  }
+
+  private watches() {
+    return [this.deployments, this.replicaSets, this.pods, this.events];
   }
 
   /**
@@ -273,15 +301,25 @@ export class RolloutTracker {
    * watch cache may not have it yet, and its older spec is often fully rolled out.
    */
   private async readGeneration(t: Tracking) {
-    const { namespace } = this.opts;
+    const { namespace, out } = this.opts;
+    const name = t.req.deployment;
     try {
-      const d = await this.apps.readNamespacedDeployment({ name: t.req.deployment, namespace });
+      const d = await withRetry(
+        `${t.req.service}: reading Deployment ${name}`,
+        () => this.apps.readNamespacedDeployment({ name, namespace }),
+        { log: (m) => out.info(m) },
+      );
       t.minGeneration = d.metadata?.generation ?? 0;
     } catch (err) {
       if (httpStatusOf(err) !== 404) {
-        this.opts.out.warn(
-          `${t.req.service}: reading Deployment ${t.req.deployment} failed (${apiErrorMessage(err)})`,
-        );
+        // Without the generation the upgrade produced, the cache's older (rolled-out)
+        // spec would pass for this rollout: say we could not see it, never "ready".
+        return this.settle(t, {
+          service: t.req.service,
+          verdict: 'failed',
+          reason: 'StatusUnknown',
+          message: `could not read Deployment ${name} after the upgrade (${apiErrorMessage(err)}), so its rollout could not be judged`,
+        });
       }
       // Not there yet: whatever appears later is the one the upgrade created.
       t.minGeneration = 0;
@@ -332,8 +370,19 @@ export class RolloutTracker {
 
   private evaluate(t: Tracking) {
     if (t.settled || t.minGeneration === undefined) return;
-    const j = this.judge(t);
     const now = this.opts.now();
+    const lost = this.watches().find((w) => w.downSince !== undefined);
+    if (lost) {
+      // A stale cache proves nothing either way; wait for the watch, up to the timeout.
+      if (now < t.deadline) return;
+      return this.settle(t, {
+        service: t.req.service,
+        verdict: 'failed',
+        reason: 'StatusUnknown',
+        message: `not seen ready within ${t.req.timeoutSeconds}s: the watch of ${lost.kind} has been down for ${formatSeconds(now - lost.downSince!)}, so the rollout's state is unknown`,
+      });
+    }
+    const j = this.judge(t);
     const timedOut = j.phase !== 'ready' && j.phase !== 'failed' && now >= t.deadline;
     const reason = j.failure?.reason ?? (timedOut ? 'Timeout' : undefined);
     this.report(t, {
@@ -431,11 +480,18 @@ export class RolloutTracker {
   }
 
   private stoppedOutcome(req: TrackRequest): RolloutOutcome {
-    return {
-      service: req.service,
-      verdict: 'failed',
-      reason: 'Timeout',
-      message: 'the tracker was stopped before the rollout finished',
-    };
+    return this.cancelled
+      ? {
+          service: req.service,
+          verdict: 'failed',
+          reason: 'Cancelled',
+          message: 'the run was cancelled during the rollout',
+        }
+      : {
+          service: req.service,
+          verdict: 'failed',
+          reason: 'Timeout',
+          message: 'the tracker was stopped before the rollout finished',
+        };
   }
 }

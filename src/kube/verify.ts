@@ -9,10 +9,12 @@ import {
   CoreV1Api,
   PolicyV1Api,
   type KubeConfig,
+  type V1Node,
   type V1PodDisruptionBudget,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import { apiErrorMessage, httpStatusOf } from './client.js';
+import { withRetry } from './retry.js';
 import {
   judgeHpa,
   judgePdb,
@@ -36,8 +38,10 @@ export interface VerifyRequest {
   /** Service = release = Deployment = HPA = PDB name; pods carry `app: <service>`. */
   service: string;
   expected: ExpectedProtection;
-  /** Missing metrics and poor spread become errors instead of warnings. */
+  /** Missing metrics, poor spread and checks that could not be made become errors instead of warnings. */
   strict?: boolean;
+  /** Hears each retried read once, with its cause. */
+  log?: (message: string) => void;
 }
 
 export interface Verification {
@@ -63,18 +67,35 @@ async function readUntil<T>(read: () => Promise<T>, settled: (v: T) => boolean, 
   }
 }
 
-/** A read that answers undefined for 404, so "not found" is a verdict, not an exception. */
-async function orMissing<T>(read: Promise<T>): Promise<T | undefined> {
+/**
+ * A read retried through throttling and API-server restarts, answering undefined for
+ * 404, so "not found" is a verdict, not an exception.
+ */
+async function orMissing<T>(
+  req: VerifyRequest,
+  what: string,
+  read: () => Promise<T>,
+): Promise<T | undefined> {
   try {
-    return await read;
+    return await withRetry(`${req.service}: reading ${what}`, read, { log: req.log });
   } catch (err) {
     if (httpStatusOf(err) === 404) return undefined;
     throw err;
   }
 }
 
-function failedRead(what: string, err: unknown): Check {
-  return { verdict: 'error', message: `cannot read ${what}: ${apiErrorMessage(err)}` };
+/**
+ * A check we could not make is a warning (an error only under --strict), never a failed
+ * service: the rollout itself was seen to succeed, and rolling it back because a read
+ * was throttled or forbidden would undo a good deploy.
+ */
+function notChecked(req: VerifyRequest, what: string, err: unknown): Check {
+  const status = httpStatusOf(err);
+  const why =
+    status === 401 || status === 403
+      ? `no permission to read ${what}`
+      : `cannot read ${what}: ${apiErrorMessage(err)}`;
+  return { verdict: req.strict ? 'error' : 'warning', message: `not checked (${why})` };
 }
 
 export async function verifyService(req: VerifyRequest): Promise<Verification> {
@@ -88,13 +109,16 @@ async function verifyHpa(req: VerifyRequest): Promise<Check> {
   const api = kc.makeApiClient(AutoscalingV2Api);
   try {
     const hpa = await readUntil<V2HorizontalPodAutoscaler | undefined>(
-      () => orMissing(api.readNamespacedHorizontalPodAutoscaler({ name: service, namespace })),
+      () =>
+        orMissing(req, `HorizontalPodAutoscaler ${service}`, () =>
+          api.readNamespacedHorizontalPodAutoscaler({ name: service, namespace }),
+        ),
       (h) => !h || hpaEvaluated(h),
       HPA_WAIT_MS,
     );
     return judgeHpa(hpa, service, expected.autoscaling, req.strict);
   } catch (err) {
-    return failedRead(`HorizontalPodAutoscaler ${service}`, err);
+    return notChecked(req, `HorizontalPodAutoscaler ${service}`, err);
   }
 }
 
@@ -107,13 +131,16 @@ async function verifyPdb(req: VerifyRequest): Promise<Check> {
   try {
     // Right after a rollout the disruption controller may not have counted the new pods yet.
     const pdb = await readUntil<V1PodDisruptionBudget | undefined>(
-      () => orMissing(api.readNamespacedPodDisruptionBudget({ name: service, namespace })),
+      () =>
+        orMissing(req, `PodDisruptionBudget ${service}`, () =>
+          api.readNamespacedPodDisruptionBudget({ name: service, namespace }),
+        ),
       (p) => !p || (pdbObserved(p) && (p.status?.disruptionsAllowed ?? 0) >= 1),
       PDB_WAIT_MS,
     );
     return judgePdb(pdb, service, expected.pdbMinAvailable, expected.autoscaling?.min);
   } catch (err) {
-    return failedRead(`PodDisruptionBudget ${service}`, err);
+    return notChecked(req, `PodDisruptionBudget ${service}`, err);
   }
 }
 
@@ -121,15 +148,27 @@ async function verifySpread(req: VerifyRequest): Promise<Check> {
   const { kc, namespace, service } = req;
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
+  const retried = <T>(what: string, read: () => Promise<T>) =>
+    withRetry(`${service}: ${what}`, read, { log: req.log });
+  // Nodes are cluster-scoped: a namespace-scoped deploy role may not list them.
+  let nodes: V1Node[];
   try {
-    const [pods, nodes, deployment] = await Promise.all([
-      core.listNamespacedPod({ namespace, labelSelector: `app=${service}` }),
-      core.listNode(),
-      orMissing(apps.readNamespacedDeployment({ name: service, namespace })),
+    nodes = (await retried('listing nodes', () => core.listNode())).items;
+  } catch (err) {
+    return notChecked(req, 'nodes', err);
+  }
+  try {
+    const [pods, deployment] = await Promise.all([
+      retried(`listing the pods of ${service}`, () =>
+        core.listNamespacedPod({ namespace, labelSelector: `app=${service}` }),
+      ),
+      orMissing(req, `Deployment ${service}`, () =>
+        apps.readNamespacedDeployment({ name: service, namespace }),
+      ),
     ]);
     const replicas = deployment?.spec?.replicas ?? pods.items.length;
-    return judgeSpread(pods.items, nodes.items, replicas, { strict: req.strict });
+    return judgeSpread(pods.items, nodes, replicas, { strict: req.strict });
   } catch (err) {
-    return failedRead(`the pods and nodes of ${service}`, err);
+    return notChecked(req, `the pods of ${service}`, err);
   }
 }

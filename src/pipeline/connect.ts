@@ -14,6 +14,7 @@ import { connectKubeConfig } from '../kube/client.js';
 import { RolloutTracker } from '../kube/tracker.js';
 import { verifyService } from '../kube/verify.js';
 import type { Plan } from '../model.js';
+import type { Output } from '../report/output.js';
 import type { ClusterAccess, KubeAccess, RunContext, Session } from './context.js';
 
 export async function connect(ctx: RunContext): Promise<ClusterAccess> {
@@ -86,7 +87,7 @@ export async function openSession(
   helm: Helm,
   cluster: ClusterAccess,
 ): Promise<Session> {
-  const kube = ctx.deps.kube ?? apiServer(cluster.token);
+  const kube = ctx.deps.kube ?? apiServer(ctx.out, cluster.token);
   const [listed, started] = await Promise.allSettled([
     helm.releases(plan.namespace),
     ctx.request.mode === 'deploy' ? kube.tracker(cluster.path, plan.namespace, ctx.out) : undefined,
@@ -111,13 +112,14 @@ export async function openSession(
 }
 
 /** The real API server, through one KubeConfig per run whose token is fetched once, or minted in process. */
-function apiServer(token?: EksTokenSource): KubeAccess {
+function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
   const connections = new Map<string, Promise<KubeConfig>>();
   const kubeConfig = (path: string) =>
     connections.get(path) ?? connections.set(path, connectKubeConfig(path, token)).get(path)!;
   return {
     tracker: async (kubeconfig, namespace, out) =>
       RolloutTracker.start({ kubeconfig: await kubeConfig(kubeconfig), namespace, out }),
-    verifier: (kubeconfig) => async (req) => verifyService({ ...req, kc: await kubeConfig(kubeconfig) }),
+    verifier: (kubeconfig) => async (req) =>
+      verifyService({ ...req, kc: await kubeConfig(kubeconfig), log: (m) => out.info(m) }),
   };
 }

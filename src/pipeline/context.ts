@@ -41,10 +41,16 @@ export interface PipelineDeps {
   installHelm?: (version: string, out: Output) => Promise<string>;
   /** The Kubernetes API side (rollout tracking, verification); unit tests replace it. */
   kube?: KubeAccess;
+  /** Aborted when the run is cancelled (the front doors abort it on SIGINT/SIGTERM). */
+  signal?: AbortSignal;
 }
 
-export type Tracker = { track(req: TrackRequest): Promise<RolloutOutcome>; stop(): Promise<void> };
-export type Verifier = (req: Omit<VerifyRequest, 'kc'>) => Promise<Verification>;
+export type Tracker = {
+  track(req: TrackRequest): Promise<RolloutOutcome>;
+  /** With `cancelled`, rollouts still watched end as Cancelled. */
+  stop(cancelled?: boolean): Promise<void>;
+};
+export type Verifier = (req: Omit<VerifyRequest, 'kc' | 'log'>) => Promise<Verification>;
 
 export interface KubeAccess {
   tracker(kubeconfig: string, namespace: string, out: Output): Promise<Tracker>;
@@ -59,6 +65,10 @@ export interface RunContext {
   results: RunRecorder;
   /** Private (0700) temp dir for values files and registry logins; removed at the end. */
   workDir: string;
+  /** Unique per run, written into every release description: how a revision is known to be this run's. */
+  runId: string;
+  /** Aborted by SIGINT/SIGTERM (its reason is the signal's name): start nothing new, stop what runs. */
+  signal: AbortSignal;
 }
 
 /** What each service will run: `uri` is unset only when neither ECR nor the deploy file names a registry. */
@@ -119,7 +129,35 @@ export function helmFor(ctx: RunContext, target: Target, cluster?: ClusterAccess
     env: target.helmEnv,
     privateKubeconfig: cluster !== undefined && !ctx.request.kubeconfig,
     workDir: ctx.workDir,
+    signal: ctx.signal,
   });
+}
+
+/** Thrown between stages once the run is cancelled; runPipeline turns it into a `cancelled` report. */
+class RunCancelled extends Error {
+  constructor(readonly by: 'SIGINT' | 'SIGTERM') {
+    super(`cancelled by ${by}`);
+  }
+}
+
+export function cancelledBy(signal: AbortSignal): 'SIGINT' | 'SIGTERM' {
+  return signal.reason === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
+}
+
+/** Start nothing new once the run is cancelled. */
+export function checkCancelled(ctx: RunContext): void {
+  if (ctx.signal.aborted) throw new RunCancelled(cancelledBy(ctx.signal));
+}
+
+/**
+ * Promise.all that waits for every promise before it rejects (with the first failure):
+ * nothing is still writing into the work dir, or running helm, when the caller cleans up.
+ */
+export async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 export function imageName(image: ImageChoice): string {

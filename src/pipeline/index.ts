@@ -5,6 +5,7 @@
  * Nothing in the cluster changes before `releaseInWaves`: every input and preflight
  * error ends the run with exit code 2 and an untouched cluster.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadDeployConfig } from '../config/load.js';
@@ -13,7 +14,7 @@ import { DeployError } from '../errors.js';
 import type { DeployRequest, Report } from '../model.js';
 import { RunRecorder } from '../report/recorder.js';
 import { connect, openSession } from './connect.js';
-import { helmFor, type PipelineDeps, type RunContext } from './context.js';
+import { cancelledBy, checkCancelled, helmFor, type PipelineDeps, type RunContext } from './context.js';
 import { preflight } from './preflight.js';
 import { renderAll } from './render.js';
 import { releaseInWaves } from './release.js';
@@ -30,18 +31,25 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       await renderAll(ctx, target, helmFor(ctx, target));
       return results.finish('planned');
     }
+    checkCancelled(ctx);
     const cluster = await connect(ctx);
     try {
       const helm = helmFor(ctx, target, cluster);
       const rendered = await renderAll(ctx, target, helm, request.mode === 'plan');
+      checkCancelled(ctx);
       const session = await openSession(ctx, plan, helm, cluster);
       const { tracker } = session;
       if (!tracker) return results.finish('planned');
+      const stopWatching = () => void tracker.stop(true);
+      ctx.signal.addEventListener('abort', stopWatching, { once: true });
       try {
+        checkCancelled(ctx);
         await releaseInWaves(ctx, plan, rendered, { ...session, tracker });
       } finally {
+        ctx.signal.removeEventListener('abort', stopWatching);
         await tracker.stop();
       }
+      checkCancelled(ctx);
       results.flushWarnings();
       const failed = results.failed();
       if (failed) await rollBack(ctx, plan, session);
@@ -50,10 +58,21 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       await cluster.dispose();
     }
   } catch (err) {
+    // Whatever failed once the signal came (a killed helm, a stopped watch) is the cancel's doing.
+    if (ctx.signal.aborted) return results.cancel(cancelledBy(ctx.signal));
     if (err instanceof DeployError) return results.fail(err);
     throw err;
   } finally {
-    await rm(ctx.workDir, { recursive: true, force: true });
+    await closeRun(ctx);
+  }
+}
+
+/** A cleanup failure is said, never thrown: it must not replace the run's real result. */
+async function closeRun(ctx: RunContext): Promise<void> {
+  try {
+    await rm(ctx.workDir, { recursive: true, force: true, maxRetries: 3 });
+  } catch (err) {
+    ctx.out.warn(`could not remove the work dir ${ctx.workDir}: ${(err as Error).message}`);
   }
 }
 
@@ -65,5 +84,15 @@ async function openRun(request: DeployRequest, given: PipelineDeps): Promise<Run
     awsClients: (region) => clients.get(region) ?? clients.set(region, given.awsClients(region)).get(region)!,
   };
   const workDir = await mkdtemp(join(deps.tempDir, 'ecommerce-deploy-'));
-  return { request, deps, out: deps.out, results: new RunRecorder(request, deps.out), workDir };
+  const runId = randomUUID().slice(0, 13);
+  const signal = deps.signal ?? new AbortController().signal;
+  return {
+    request,
+    deps,
+    out: deps.out,
+    results: new RunRecorder(request, deps.out),
+    workDir,
+    runId,
+    signal,
+  };
 }

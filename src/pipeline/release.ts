@@ -5,10 +5,18 @@
  */
 import pLimit from 'p-limit';
 import { DeployError } from '../errors.js';
+import { isReleaseLocked } from '../helm/helm.js';
 import { formatDiagnostics } from '../kube/diagnostics.js';
 import { formatSeconds } from '../report/duration.js';
 import type { Plan } from '../model.js';
-import { imageName, type RenderedService, type RunContext, type Session, type Tracker } from './context.js';
+import {
+  imageName,
+  settleAll,
+  type RenderedService,
+  type RunContext,
+  type Session,
+  type Tracker,
+} from './context.js';
 import { verifyReleased } from './verify.js';
 
 export async function releaseInWaves(
@@ -19,13 +27,19 @@ export async function releaseInWaves(
 ): Promise<void> {
   const limit = pLimit(plan.request.concurrency);
   for (const [i, wave] of plan.waves.entries()) {
+    if (ctx.signal.aborted) return;
     if (ctx.results.failed()) {
       for (const name of wave)
         ctx.results.update(name, { status: 'skipped', reason: 'an earlier wave failed' });
       continue;
     }
     await ctx.out.group(`Wave ${i + 1}/${plan.waves.length}: ${wave.join(', ')}`, () =>
-      Promise.all(wave.map((name) => limit(() => releaseOne(ctx, plan, rendered.get(name)!, session)))),
+      settleAll(
+        wave.map((name) =>
+          // Queued behind the concurrency limit when the signal came: never started.
+          limit(() => (ctx.signal.aborted ? undefined : releaseOne(ctx, plan, rendered.get(name)!, session))),
+        ),
+      ),
     );
   }
 }
@@ -46,12 +60,14 @@ async function releaseOne(
   );
   let revision: number | undefined;
   try {
-    ({ revision } = await session.helm.upgrade({ ...params, description: describeRelease(plan) }));
+    ({ revision } = await session.helm.upgrade({ ...params, description: describeRelease(ctx, plan) }));
   } catch (err) {
     if (!(err instanceof DeployError)) throw err;
+    // Another run (or a human's helm) holds the release: not ours to judge or roll back.
+    const conflict = isReleaseLocked(err);
     results.update(svc.name, {
       status: 'failed',
-      reason: 'HelmUpgradeFailed',
+      reason: ctx.signal.aborted ? 'Cancelled' : conflict ? 'Conflict' : 'HelmUpgradeFailed',
       message: err.describe(),
       durationMs: elapsed(),
     });
@@ -76,6 +92,13 @@ async function releaseOne(
     results.update(svc.name, { durationMs: elapsed() });
     return;
   }
+  if (outcome.reason === 'Cancelled') {
+    results.update(svc.name, { status: 'failed', reason: 'Cancelled', durationMs: elapsed() });
+    out.warn(
+      `${svc.name}: revision ${revision ?? '?'} released; its rollout was not watched to the end (cancelled)`,
+    );
+    return;
+  }
   results.update(svc.name, {
     status: 'failed',
     reason: outcome.reason,
@@ -89,10 +112,11 @@ async function releaseOne(
   );
 }
 
-function describeRelease(plan: Plan): string {
+function describeRelease(ctx: RunContext, plan: Plan): string {
   const { trace, imageTag } = plan.request;
   return [
     `ecommerce-deploy ${imageTag}`,
+    `run-id ${ctx.runId}`,
     trace.commitSha && `commit ${trace.commitSha}`,
     trace.actor && `by ${trace.actor}`,
     trace.runUrl && `run ${trace.runUrl}`,

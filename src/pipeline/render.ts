@@ -12,7 +12,7 @@ import type { Helm, RenderParams } from '../helm/helm.js';
 import { readExpectations } from '../helm/manifest.js';
 import { progressDeadlineWarning } from '../kube/rollout-rules.js';
 import type { Plan, PlannedService } from '../model.js';
-import { imageName, type RenderedService, type RunContext, type Target } from './context.js';
+import { imageName, settleAll, type RenderedService, type RunContext, type Target } from './context.js';
 
 /** With `serverDryRun`, the API server's own admission (schemas, Pod Security, quotas) checks each release too. */
 export async function renderAll(
@@ -25,7 +25,7 @@ export async function renderAll(
   const limit = pLimit(plan.request.concurrency);
   const rendered = new Map<string, RenderedService>();
   await ctx.out.group(`Rendering ${plan.services.length} services with ${chart.name} ${chart.version}`, () =>
-    Promise.all(
+    settleAll(
       plan.services.map((svc) =>
         limit(async () => {
           const image = target.images.get(svc.name)!;

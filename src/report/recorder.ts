@@ -88,6 +88,33 @@ export class RunRecorder {
     };
   }
 
+  /**
+   * The run was cancelled: services it never started say so, ones released but not yet
+   * seen ready say where they were left; deployed and rolled-back ones keep their state.
+   */
+  cancel(by: 'SIGINT' | 'SIGTERM'): Report {
+    this.out.warn(`cancelled by ${by}: nothing new is started; the report says where each service was left`);
+    for (const service of this.plan?.services.map((s) => s.name) ?? []) {
+      const r = this.byService.get(service);
+      if (!r || r.status === 'planned' || r.status === 'skipped') {
+        this.update(service, {
+          status: 'skipped',
+          reason: 'Cancelled',
+          message: 'not started: the run was cancelled',
+        });
+      } else if (r.status === 'failed' && r.reason === 'Cancelled') {
+        this.update(service, {
+          status: 'cancelled',
+          message:
+            r.revision === undefined
+              ? 'helm upgrade was interrupted; the release may show this revision as failed'
+              : `revision ${r.revision} released; its rollout was still in progress (not rolled back)`,
+        });
+      }
+    }
+    return { ...this.finish('cancelled'), cancelledBy: by };
+  }
+
   fail(err: DeployError): Report {
     this.out.error(err.describe());
     return {
@@ -97,8 +124,9 @@ export class RunRecorder {
   }
 }
 
-/** 0 success or plan, 1 the deploy failed, 2 bad input or failed preflight (nothing changed). */
-export function exitCodeOf(report: Report): 0 | 1 | 2 {
+/** 0 success or plan, 1 the deploy failed, 2 bad input or failed preflight (nothing changed), 128+n for signal n. */
+export function exitCodeOf(report: Report): number {
+  if (report.result === 'cancelled') return report.cancelledBy === 'SIGINT' ? 130 : 143;
   if (report.error) return report.error.exitCode === 2 ? 2 : 1;
   return report.result === 'failure' ? 1 : 0;
 }

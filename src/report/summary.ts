@@ -34,6 +34,7 @@ const ICON: Record<ServiceStatus, string> = {
   failed: '❌',
   'rolled-back': '↩️',
   skipped: '⏭️',
+  cancelled: '⏹️',
 };
 
 function headline(report: Report): string {
@@ -41,6 +42,7 @@ function headline(report: Report): string {
   const services = `${n} service${n === 1 ? '' : 's'}`;
   if (report.result === 'planned') return `Plan: ${services} would be deployed`;
   if (report.result === 'success') return `Deployed ${services}`;
+  if (report.result === 'cancelled') return `Deploy cancelled (${report.cancelledBy ?? 'signal'})`;
   return report.error?.kind === 'input' || report.error?.kind === 'preflight'
     ? 'Deploy stopped before changing the cluster'
     : 'Deploy failed';
@@ -83,7 +85,7 @@ const md = (s: string) =>
 const cell = (s: string) => md(s).replace(/\r?\n/g, '<br>') || '—';
 
 export function summaryMarkdown(report: Report, secrets: readonly string[] = []): string {
-  const icon = report.result === 'success' ? '✅' : report.result === 'planned' ? '📝' : '❌';
+  const icon = { success: '✅', planned: '📝', cancelled: '⏹️', failure: '❌' }[report.result];
   const out = [
     `## ${icon} ${headline(report)}`,
     '',

@@ -134,3 +134,20 @@ unless given its own, so switching a service to Istio routing is a two-flag chan
 {{- define "ecommerce-service.virtualServicePrefix" -}}
 {{- .Values.istio.virtualService.pathPrefix | default (include "ecommerce-service.ingressPath" .) }}
 {{- end }}
+
+{{/*
+Deployment annotations: deploymentAnnotations, plus a kube-score ignore for the pull policy when the image is
+pinned by digest. kube-score wants `imagePullPolicy: Always` so that a moved tag is never served from a node's
+cache; a digest cannot move, so a cached copy is exactly the image that was checked. With a tag the check stays on.
+*/}}
+{{- define "ecommerce-service.deploymentAnnotations" -}}
+{{- $annotations := deepCopy .Values.deploymentAnnotations }}
+{{- if and .Values.image.digest (ne .Values.image.pullPolicy "Always") }}
+{{- $ignored := without (splitList "," (get $annotations "kube-score/ignore")) "" }}
+{{- $_ := set $annotations "kube-score/ignore" (append $ignored "container-image-pull-policy" | uniq | join ",") }}
+{{- $_ := set $annotations "ecommerce-deploy/kube-score-ignore-reason" "container-image-pull-policy: the image is pinned by digest, so a node's cached copy is the exact image the release checked; pulling on every start would only add latency and a dependency on ECR" }}
+{{- end }}
+{{- with $annotations }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}

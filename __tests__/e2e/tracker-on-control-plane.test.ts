@@ -3,9 +3,11 @@
 // see local-cluster/). kwok turns images named *imagepullbackoff* and *crashloop*
 // into those failures (local-cluster/stages/pod.yaml).
 //
-// The cluster runs in its own state dir ($ECOMMERCE_DEPLOY_RUN, default
-// .cache/lc-tracker) so it never collides with a colleague's; it is started here when
-// not running and stopped again at the end if this file started it.
+// Not a deploy end to end, but it needs the stand-in's control plane, so it runs in the
+// e2e suite (npm run test:e2e), in a namespace of its own on the suite's shared stand-in
+// (E2E_RUN_DIR). Without E2E_RUN_DIR the cluster runs in its own state dir ($ECOMMERCE_DEPLOY_RUN,
+// default .cache/lc-tracker) so it never collides with a colleague's; it is started here
+// when not running and stopped again at the end if this file started it.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +30,7 @@ import { MemoryOutput } from '../memory-output.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const LC = join(REPO, 'local-cluster');
-const RUN = process.env.ECOMMERCE_DEPLOY_RUN ?? join(REPO, '.cache', 'lc-tracker');
+const RUN = process.env.E2E_RUN_DIR ?? process.env.ECOMMERCE_DEPLOY_RUN ?? join(REPO, '.cache', 'lc-tracker');
 const env = { ...process.env, ECOMMERCE_DEPLOY_RUN: RUN };
 const NS = `tracker-e2e-${process.pid}`;
 const IMAGE = 'registry.example/order-service:1.0.0';

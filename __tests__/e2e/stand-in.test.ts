@@ -3,8 +3,8 @@
 // EKS tokens). Reached only through our own aws/ code, as a deploy reaches EKS:
 // DescribeCluster -> kubeconfig whose exec plugin is `dist/cli.js token`.
 //
-// It runs in its own run dir (.cache/lc-stand-in-test) so a developer's stand-in is
-// never touched, and is stopped again at the end.
+// It runs in its own run dir (.cache/lc-stand-in-test), next to the e2e suite's shared
+// stand-in, so neither that one nor a developer's is touched, and is stopped again at the end.
 import { spawnSync } from 'node:child_process';
 import { CoreV1Api, Watch } from '@kubernetes/client-node';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -43,9 +43,13 @@ function script(name: 'up.sh' | 'down.sh') {
 
 /** Fails (never skips) when the binaries are missing: a skipped test hides a broken setup. */
 function requireBuiltCluster() {
-  const dir = spawnSync('bash', ['--norc', '-c', `source "${LC}/lib.sh" && lc_bin_dir && lc_registry_bin_dir`], {
-    encoding: 'utf8',
-  });
+  const dir = spawnSync(
+    'bash',
+    ['--norc', '-c', `source "${LC}/lib.sh" && lc_bin_dir && lc_registry_bin_dir`],
+    {
+      encoding: 'utf8',
+    },
+  );
   const [bin, registryBin] = dir.stdout.trim().split('\n');
   const missing = [
     ...['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'].map((b) => [bin, b]),
@@ -117,7 +121,9 @@ beforeAll(async () => {
   for (const k of AWS_CLEARED) delete baseEnv[k];
   const up = script('up.sh');
   if (up.status !== 0) {
-    throw new Error(`local-cluster/up.sh failed (state in ${RUN}):\n${up.stderr.split('\n').slice(-30).join('\n')}`);
+    throw new Error(
+      `local-cluster/up.sh failed (state in ${RUN}):\n${up.stderr.split('\n').slice(-30).join('\n')}`,
+    );
   }
   standIn = readEnvFile();
   // What a developer gets from `source <run dir>/env`; the SDK's own chain reads it.
@@ -289,7 +295,9 @@ describe('local EKS stand-in', () => {
     const digests = SERVICES.map((s) => images.get(s)?.digest);
     expect(digests.every((d) => /^sha256:[0-9a-f]{64}$/.test(d ?? ''))).toBe(true);
     expect(new Set(digests).size).toBe(SERVICES.length);
-    expect(images.get('order-service')?.uri).toBe('123456789012.dkr.ecr.us-east-1.amazonaws.com/order-service');
+    expect(images.get('order-service')?.uri).toBe(
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com/order-service',
+    );
     expect(v2.images.get('user-service')?.digest).not.toBe(images.get('user-service')?.digest);
     expect(calls).toBe(1 + SERVICES.length);
     expect(counted.services).toEqual({ ecr: { DescribeRepositories: 1, BatchGetImage: SERVICES.length } });
@@ -305,10 +313,24 @@ describe('local EKS stand-in', () => {
         metadata: { name, namespace: 'default' },
         spec: { containers: [{ name: 'app', image }] },
       });
-    kubectl(admin, ['apply', '-f', '-'], pod('crashing', 'example/shop-crashloop:v1') + pod('healthy', 'example/shop:v1'));
+    kubectl(
+      admin,
+      ['apply', '-f', '-'],
+      pod('crashing', 'example/shop-crashloop:v1') + pod('healthy', 'example/shop:v1'),
+    );
     // The crash loop stage restarts the container every CRASHLOOP_DELAY (3s).
     const deadline = Date.now() + 30_000;
-    while (!Number(kubectl(admin, ['get', 'pod', 'crashing', '-o', 'jsonpath={.status.containerStatuses[0].restartCount}']))) {
+    while (
+      !Number(
+        kubectl(admin, [
+          'get',
+          'pod',
+          'crashing',
+          '-o',
+          'jsonpath={.status.containerStatuses[0].restartCount}',
+        ]),
+      )
+    ) {
       if (Date.now() > deadline) throw new Error('pod "crashing" did not restart within 30s');
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -329,7 +351,9 @@ describe('local EKS stand-in', () => {
   });
 
   it('down.sh leaves no process of its run dir', () => {
-    const pids = readdirSync(join(RUN, 'pids')).map((f) => Number(readFileSync(join(RUN, 'pids', f), 'utf8')));
+    const pids = readdirSync(join(RUN, 'pids')).map((f) =>
+      Number(readFileSync(join(RUN, 'pids', f), 'utf8')),
+    );
     expect(pids).toHaveLength(8); // etcd, apiserver, controller-manager, scheduler, kwok, pod-logs, harness, registry
 
     const down = script('down.sh');
@@ -338,7 +362,9 @@ describe('local EKS stand-in', () => {
     // A zombie (exited, not yet reaped: CI runners' init may never reap orphans) is not running.
     const alive = pids.filter((pid) => {
       try {
-        const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0];
+        const state = readFileSync(`/proc/${pid}/stat`, 'utf8')
+          .replace(/^.*\) /s, '')
+          .split(' ')[0];
         return state !== 'Z' && state !== 'X';
       } catch {
         return false;

@@ -1,0 +1,135 @@
+/**
+ * The read right after `helm upgrade` tells the tracker which Deployment generation
+ * to wait for. When it fails, the watch cache still holds the previous, fully rolled
+ * out spec: judging that would report "ready" for a rollout that has not started.
+ * A fake API server (real HTTP, real client-node watches) serves exactly that cache.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { RolloutTracker } from '../../src/kube/tracker.js';
+import { MemoryOutput } from '../memory-output.js';
+
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.json`), 'utf8'));
+const deployment = fixture('deployment-ready') as { metadata: { name: string; namespace: string } };
+const NS = deployment.metadata.namespace;
+const NAME = deployment.metadata.name;
+
+/** What GET deployments/<name> answers, one entry per request (the last one repeats). */
+let readAnswers: number[] = [];
+let reads = 0;
+let server: Server;
+const watches = new Set<ServerResponse>();
+
+function list(kind: string, items: unknown) {
+  return JSON.stringify({ kind, apiVersion: 'v1', metadata: { resourceVersion: '100' }, items });
+}
+
+beforeAll(async () => {
+  const lists: Record<string, string> = {
+    [`/apis/apps/v1/namespaces/${NS}/deployments`]: list('DeploymentList', [deployment]),
+    [`/apis/apps/v1/namespaces/${NS}/replicasets`]: list('ReplicaSetList', fixture('replicasets-ready')),
+    [`/api/v1/namespaces/${NS}/pods`]: list('PodList', fixture('pods-ready')),
+    [`/api/v1/namespaces/${NS}/events`]: list('EventList', []),
+  };
+  server = createServer((req, res) => {
+    const url = new URL(req.url!, 'http://x');
+    if (url.searchParams.get('watch') === 'true') {
+      // A watch that stays open and quiet: the cache keeps what the list said.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      watches.add(res);
+      return;
+    }
+    if (lists[url.pathname]) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(lists[url.pathname]);
+      return;
+    }
+    if (url.pathname === `/apis/apps/v1/namespaces/${NS}/deployments/${NAME}`) {
+      reads += 1;
+      const status = readAnswers.length > 1 ? readAnswers.shift()! : readAnswers[0]!;
+      const body =
+        status === 200
+          ? JSON.stringify(deployment)
+          : JSON.stringify({ kind: 'Status', code: status, message: 'etcdserver: leader changed' });
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+});
+afterAll(async () => {
+  for (const w of watches) w.destroy();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+beforeEach(() => {
+  reads = 0;
+});
+
+function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      {
+        name: 'fake',
+        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        skipTLSVerify: true,
+      },
+    ],
+    users: [{ name: 'u', token: 'test' }],
+    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+    currentContext: 'c',
+  });
+  return kc;
+}
+
+async function track() {
+  const out = new MemoryOutput();
+  const tracker = await RolloutTracker.start({ kubeconfig: kubeConfig(), namespace: NS, out });
+  try {
+    const outcome = await tracker.track({
+      service: NAME,
+      deployment: NAME,
+      timeoutSeconds: 60,
+      since: new Date(),
+      onProgress: () => {},
+    });
+    return { outcome, out };
+  } finally {
+    await tracker.stop();
+  }
+}
+
+it('judges the cached Deployment once the post-upgrade read answers (the control case)', async () => {
+  readAnswers = [200];
+  const { outcome } = await track();
+  expect(outcome.verdict).toBe('ready');
+  expect(reads).toBe(1);
+});
+
+it('retries a failing post-upgrade read, logging each retry with its cause', async () => {
+  readAnswers = [503, 429, 200];
+  const { outcome, out } = await track();
+  expect(outcome.verdict).toBe('ready');
+  expect(reads).toBe(3);
+  const retries = out.lines.filter((l) => /reading Deployment .*retry \d of/.test(l.message));
+  expect(retries.map((l) => l.message)).toEqual([
+    expect.stringMatching(/503: etcdserver: leader changed; retry 1 of 5/),
+    expect.stringMatching(/429: etcdserver: leader changed; retry 2 of 5/),
+  ]);
+});
+
+it('never calls the stale cache ready when the post-upgrade read keeps failing', async () => {
+  readAnswers = [500];
+  const { outcome } = await track();
+  expect(outcome).toMatchObject({ verdict: 'failed', reason: 'StatusUnknown' });
+  expect(outcome.message).toMatch(
+    /could not read Deployment order-service after the upgrade \(500: etcdserver: leader changed\)/,
+  );
+  expect(reads).toBe(6);
+}, 30_000);

@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# Sourced by up.sh: kube-apiserver, and what it must hold before the other components start.
+
+start_apiserver() {
+  # --endpoint-reconciler-type=none: the "kubernetes" Endpoints may not hold a loopback IP.
+  start kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:${PORT[etcd]}" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${PORT[apiserver]}" \
+    --endpoint-reconciler-type none \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" \
+    --requestheader-client-ca-file "$PKI/ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --authentication-token-webhook-config-file "$LC_RUN/token-webhook.kubeconfig" \
+    --authentication-token-webhook-version v1 --authentication-token-webhook-cache-ttl 5s \
+    --authorization-mode Node,RBAC --allow-privileged=true --profiling=false \
+    --kubelet-preferred-address-types ExternalIP,InternalIP,Hostname \
+    --kubelet-certificate-authority "$PKI/ca.crt" \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key"
+  wait_for "kube-apiserver ready" kube-apiserver api /readyz
+}
+
+# The webhook puts every EKS-token user in the group ecommerce:deployers. cluster-admin is
+# broader than a deploy needs, but this is a throwaway stand-in; see README.
+bind_deployers_to_cluster_admin() {
+  jq -n '{
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: {name: "ecommerce-deployers"},
+    roleRef: {apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin"},
+    subjects: [{apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "ecommerce:deployers"}]
+  }' | api /apis/rbac.authorization.k8s.io/v1/clusterrolebindings -X POST -H 'Content-Type: application/json' \
+    -o /dev/null -d @-
+}
+
+# kwok's Logs kind, which pod-logs.py creates per crash-looping pod (see logs/).
+install_logs_crd() {
+  api /apis/apiextensions.k8s.io/v1/customresourcedefinitions -X POST -H 'Content-Type: application/yaml' \
+    -o /dev/null --data-binary @"$HERE/logs/logs-crd.yaml"
+}
