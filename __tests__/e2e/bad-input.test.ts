@@ -6,7 +6,7 @@
  * in __tests__/input/bad-input.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -87,6 +87,7 @@ beforeAll(async () => {
   });
   if (good.code !== 0) throw new Error(`the good deploy failed:\n${good.output}`);
 });
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('a bad deploy against the cluster changes nothing', () => {
   const typo = () => writeDeployFile(tmp, 'typo.yaml', { 'order-service': { values: { replicaCont: 3 } } });

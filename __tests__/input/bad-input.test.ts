@@ -14,6 +14,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -519,31 +520,33 @@ const cases: [string, Door, RegExp][] = [
   ],
 ];
 
-describe('every bad input exits 2 with its cause and the fix, and leaves nothing behind', () => {
-  beforeAll(() => {
-    const res = spawnSync(process.execPath, [join(root, 'scripts', 'bundle.mjs'), '--outdir', outdir], {
-      encoding: 'utf8',
-    });
-    if (res.status !== 0) throw new Error(`bundle failed:\n${res.stderr}`);
-    mkdirSync(join(repo, '.git'), { recursive: true });
-    mkdirSync(home);
-    cpSync(join(root, 'charts'), join(repo, 'charts'), { recursive: true });
-    copyFileSync(join(root, 'deploy.yaml'), join(repo, 'deploy.yaml'));
-    writeFileSync(join(repo, 'bad-kubeconfig.yaml'), 'apiVersion: v1\nclusters: [\n  - name: x\n');
-    symlinkSync('/etc/hostname', join(repo, 'link-out.yaml'));
-    writeFileSync(
-      closedKubeconfig,
-      yaml.dump({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'closed', cluster: { server: 'https://127.0.0.1:1' } }],
-        users: [{ name: 'u', user: { token: 'not-a-secret' } }],
-        contexts: [{ name: 'closed', context: { cluster: 'closed', user: 'u' } }],
-        'current-context': 'closed',
-      }),
-    );
-  }, 120_000);
+// One bundle and one fixture repository for every case below.
+beforeAll(() => {
+  const res = spawnSync(process.execPath, [join(root, 'scripts', 'bundle.mjs'), '--outdir', outdir], {
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`bundle failed:\n${res.stderr}`);
+  mkdirSync(join(repo, '.git'), { recursive: true });
+  mkdirSync(home);
+  cpSync(join(root, 'charts'), join(repo, 'charts'), { recursive: true });
+  copyFileSync(join(root, 'deploy.yaml'), join(repo, 'deploy.yaml'));
+  writeFileSync(join(repo, 'bad-kubeconfig.yaml'), 'apiVersion: v1\nclusters: [\n  - name: x\n');
+  symlinkSync('/etc/hostname', join(repo, 'link-out.yaml'));
+  writeFileSync(
+    closedKubeconfig,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'closed', cluster: { server: 'https://127.0.0.1:1' } }],
+      users: [{ name: 'u', user: { token: 'not-a-secret' } }],
+      contexts: [{ name: 'closed', context: { cluster: 'closed', user: 'u' } }],
+      'current-context': 'closed',
+    }),
+  );
+}, 120_000);
+afterAll(() => rmSync(base, { recursive: true, force: true }));
 
+describe('every bad input exits 2 with its cause and the fix, and leaves nothing behind', () => {
   it('has at least 50 cases', () => {
     expect(cases.length).toBeGreaterThanOrEqual(50);
   });
