@@ -31,7 +31,8 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
   const ctx = await openRun(request, deps);
   const { results } = ctx;
   try {
-    const plan = results.planned(makePlan(request, loadDeployConfig(request.configPath)));
+    const config = loadDeployConfig(request.configPath, request.fileRoots);
+    const plan = results.planned(makePlan(request, config));
     const target = await preflight(ctx, plan);
     if (request.mode === 'plan' && !request.kubeconfig && !request.cluster) {
       await renderAll(ctx, target, helmFor(ctx, target));
