@@ -268,7 +268,9 @@ export function buildRequest(input: RequestInput): DeployRequest {
     rollback,
     rollbackTimeoutSeconds,
     lockWaitSeconds:
-      given(input.lockWait) === undefined ? undefined : parsePositiveInt(names.lockWait, input.lockWait, 0),
+      given(input.lockWait) === undefined
+        ? undefined
+        : parsePositiveInt(names.lockWait, input.lockWait, 0, MAX_TIMEOUT_SECONDS),
     keepFailedInstall: input.keepFailedInstall ?? false,
     strict: input.strict ?? false,
     reportPath,
