@@ -30,9 +30,9 @@ read -r -a ECR_TAGS <<<"${LOCAL_CLUSTER_ECR_TAGS:-v1 v2}" # image tags seeded in
 read -r -a ECR_REPOSITORIES <<<"${LOCAL_CLUSTER_ECR_REPOSITORIES:-}" # extra repositories besides the six services
 POD_READY_DELAY="${POD_READY_DELAY:-2s}" # "2s", "500ms" or plain milliseconds
 CRASHLOOP_DELAY="${CRASHLOOP_DELAY:-3s}"
-# The test credentials the harness's webhook knows (AWS's documented example key pair).
-AWS_TEST_KEY_ID=AKIAIOSFODNN7EXAMPLE
-AWS_TEST_SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+# The first of the test credentials the harness's webhook knows (aws/credentials.json).
+AWS_TEST_KEY_ID="$(jq -r '.credentials[0].accessKeyId' "$LC_DIR/aws/credentials.json")"
+AWS_TEST_SECRET="$(jq -r '.credentials[0].secretAccessKey' "$LC_DIR/aws/credentials.json")"
 # ECR's registry for OCI charts: moto's account, and the password moto's
 # GetAuthorizationToken hands out for it (user AWS).
 ECR_ACCOUNT=123456789012

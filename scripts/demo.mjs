@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { ensureStandIn, kubectl, pushImages, repoRoot, restrictedNamespace, SERVICES } from './stand-in.mjs';
 
 const NAMESPACE = 'production';
+// The pinned AWS SDK's notice that its 2027 releases need Node 22 (see README): nothing to act on here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const log = (msg) => process.stderr.write(`demo: ${msg}\n`);
 

@@ -8,14 +8,7 @@ export type StandInEnv = Record<string, string> & {
   EKS_CLUSTER_NAME: string;
 };
 export const repoRoot: string;
-export const SERVICES: readonly [
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-];
+export const SERVICES: readonly string[];
 export function runDirOf(runDir?: string): string;
 export function readStandInEnv(runDir?: string): StandInEnv | undefined;
 export function ensureStandIn(opts?: { runDir?: string; quiet?: boolean }): StandInEnv;

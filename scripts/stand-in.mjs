@@ -12,15 +12,10 @@ import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/cl
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The six services of deploy.yaml, each with an override file in charts/ecommerce-service/values/services/. */
-export const SERVICES = Object.freeze([
-  'api-gateway',
-  'user-service',
-  'product-service',
-  'order-service',
-  'payment-service',
-  'notification-service',
-]);
+/** The six services of deploy.yaml (local-cluster/services.json), each with an override file in charts/ecommerce-service/values/services/. */
+export const SERVICES = Object.freeze(
+  JSON.parse(readFileSync(join(repoRoot, 'local-cluster', 'services.json'), 'utf8')).services,
+);
 
 /** Run dir of a stand-in: ECOMMERCE_DEPLOY_RUN, else the repo's default. */
 export function runDirOf(runDir) {

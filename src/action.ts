@@ -70,7 +70,9 @@ function booleanInput(name: string, fallback: boolean): boolean {
   try {
     return core.getBooleanInput(name);
   } catch {
-    throw inputError(`${name} must be true or false, got "${core.getInput(name)}"`);
+    throw inputError(`${name} must be true or false, got "${core.getInput(name)}"`, {
+      hint: `set ${name} to true or false, or leave it out for the default (${fallback})`,
+    });
   }
 }
 
@@ -91,13 +93,25 @@ function workflowContext(): WorkflowContext {
   };
 }
 
-function requestFromInputs(): DeployRequest {
+type HelmSource = 'path' | 'pinned';
+
+/** path: helm from HELM_BIN or PATH, else the pinned one; pinned: always the pinned, checksum-verified one. */
+function helmSourceInput(): HelmSource {
+  const text = core.getInput('helm-source').trim().toLowerCase() || 'path';
+  if (text === 'path' || text === 'pinned') return text;
+  throw inputError(`helm-source must be path or pinned, got "${core.getInput('helm-source').trim()}"`, {
+    hint: 'path uses helm from HELM_BIN or PATH (installing the pinned helm-version when there is none); pinned always installs helm-version and verifies its checksum',
+  });
+}
+
+function requestFromInputs(helmSource: HelmSource): DeployRequest {
   const get = (name: string) => core.getInput(name);
   const dryRun = booleanInput('dry-run', false);
   return buildRequest({
     mode: dryRun ? 'plan' : 'deploy',
     config: get('config'),
-    services: get('services'),
+    // Empty means the default, "all" (as action.yml says).
+    services: get('services') || undefined,
     imageTag: get('image-tag'),
     environment: get('environment'),
     namespace: get('namespace'),
@@ -112,9 +126,11 @@ function requestFromInputs(): DeployRequest {
     keepFailedInstall: booleanInput('keep-failed-install', false),
     strict: booleanInput('strict', false),
     helmVersion: get('helm-version') || DEFAULT_HELM_VERSION,
-    helmBinary: process.env.HELM_BIN,
+    helmBinary: helmSource === 'pinned' ? undefined : process.env.HELM_BIN,
     skipImageCheck: booleanInput('skip-image-check', false),
     reportPath: get('report-path'),
+    workspace: process.env.GITHUB_WORKSPACE,
+    allowFilesFrom: [get('allow-files-from')],
     trace: traceFromWorkflow(workflowContext()),
     names: {
       imageTag: 'image-tag',
@@ -127,6 +143,11 @@ function requestFromInputs(): DeployRequest {
       region: 'aws-region',
       kubeconfig: 'kubeconfig',
       skipImageCheck: 'skip-image-check',
+      services: 'services',
+      namespace: 'namespace',
+      reportPath: 'report-path',
+      helmVersion: 'helm-version',
+      allowFilesFrom: 'allow-files-from',
     },
   });
 }
@@ -144,8 +165,19 @@ function servicesOutput(
   );
 }
 
+/** The JSON report's path, or '' when none was asked for or it could not be written (a warning, not a failure). */
+function writeReport(report: Report, request: DeployRequest, out: ActionOutput): string {
+  if (!request.reportPath) return '';
+  try {
+    return writeJsonReport(request.reportPath, report, out.secrets);
+  } catch (err) {
+    out.warn(`the JSON report was not written: ${err instanceof Error ? err.message : String(err)}`);
+    return '';
+  }
+}
+
 async function publish(report: Report, request: DeployRequest, out: ActionOutput): Promise<void> {
-  const reportFile = request.reportPath ? writeJsonReport(request.reportPath, report, out.secrets) : '';
+  const reportFile = writeReport(report, request, out);
   core.setOutput('result', report.result);
   core.setOutput('services', JSON.stringify(servicesOutput(report)));
   core.setOutput('report-path', reportFile);
@@ -176,7 +208,8 @@ export async function run(): Promise<void> {
   );
   try {
     const out = new ActionOutput();
-    const request = requestFromInputs();
+    const helmSource = helmSourceInput();
+    const request = requestFromInputs(helmSource);
     // The kubeconfig's exec plugin runs dist/cli.js beside this bundle to mint EKS tokens.
     const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
     if (request.mode === 'deploy' && request.cluster && !existsSync(cli)) {
@@ -191,7 +224,8 @@ export async function run(): Promise<void> {
       signal: cancellation.signal,
       tokenCommand: { command: process.execPath, args: [cli, 'token'] },
       tempDir: process.env.RUNNER_TEMP || tmpdir(),
-      pathEnv: process.env.PATH,
+      // pinned: no helm from PATH, so preflight installs (or re-verifies) the pinned one.
+      pathEnv: helmSource === 'pinned' ? undefined : process.env.PATH,
       installHelm,
     });
     await publish(report, request, out);

@@ -17,7 +17,7 @@ import { ConsoleOutput, wantsColor } from './report/console.js';
 import { writeJsonReport } from './report/json.js';
 import { exitCodeOf } from './report/recorder.js';
 import { summaryText } from './report/summary.js';
-import { buildRequest, DEFAULTS } from './request.js';
+import { buildRequest, checkRegion, DEFAULTS } from './request.js';
 import { cancelOnSignals } from './signals.js';
 import { traceFromGit } from './trace.js';
 
@@ -133,6 +133,7 @@ interface RequestOptions {
   strict?: boolean;
   report?: string;
   skipImageCheck?: boolean;
+  allowFilesFrom: string[];
 }
 
 function addRequestOptions(cmd: Command): Command {
@@ -160,7 +161,13 @@ function addRequestOptions(cmd: Command): Command {
     .option('--keep-failed-install', 'keep a failed first install instead of uninstalling it')
     .option('--strict', 'treat verification warnings (HPA metrics, PDB, zone spread) as failures')
     .option('--report <file>', 'write the JSON report here')
-    .option('--skip-image-check', 'plan only: do not check the images in ECR');
+    .option('--skip-image-check', 'plan only: do not check the images in ECR')
+    .option(
+      '--allow-files-from <dir>',
+      "also accept values files and a local chart from this directory (repeatable); default: only inside the deploy file's git repository",
+      (dir: string, dirs: string[]) => [...dirs, dir],
+      [] as string[],
+    );
 }
 
 /** argv options -> DeployRequest; the env is read here and nowhere below. */
@@ -171,6 +178,9 @@ export async function requestFromOptions(
   out: ConsoleOutput,
 ) {
   const region = o.region ?? (deps.env.AWS_REGION || deps.env.AWS_DEFAULT_REGION || undefined);
+  // A region from the environment is named as such when it is wrong.
+  if (o.region === undefined && region)
+    checkRegion(deps.env.AWS_REGION ? 'AWS_REGION' : 'AWS_DEFAULT_REGION', region);
   let skipImageCheck = Boolean(o.skipImageCheck);
   if (mode === 'plan' && !skipImageCheck) {
     const why = whyNoImageCheck({ region: o.region, cluster: o.cluster }, deps.env, deps.homedir);
@@ -201,6 +211,7 @@ export async function requestFromOptions(
     helmBinary: deps.env.HELM_BIN,
     skipImageCheck,
     reportPath: o.report,
+    allowFilesFrom: o.allowFilesFrom,
     trace: await traceFromGit(deps.run, deps.env.USER),
     names: {
       imageTag: '--tag',
@@ -213,6 +224,11 @@ export async function requestFromOptions(
       region: '--region',
       kubeconfig: '--kubeconfig',
       skipImageCheck: '--skip-image-check',
+      services: '--services',
+      namespace: '--namespace',
+      reportPath: '--report',
+      helmVersion: 'helm-version',
+      allowFilesFrom: '--allow-files-from',
     },
   });
 }
@@ -226,8 +242,14 @@ async function deployOrPlan(mode: 'deploy' | 'plan', o: RequestOptions, deps: Cl
   });
   const request = await requestFromOptions(mode, o, deps, out);
   const report = await deps.execute(request, out, deps.signal);
-  if (request.reportPath)
-    out.info(`JSON report: ${writeJsonReport(request.reportPath, report, out.secrets)}`);
+  if (request.reportPath) {
+    // The deploy's result stands whatever happens to the report file (checked writable up front).
+    try {
+      out.info(`JSON report: ${writeJsonReport(request.reportPath, report, out.secrets)}`);
+    } catch (err) {
+      out.warn(`the JSON report was not written: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   // report.error is in the summary; the pipeline has already logged it as it happened.
   deps.stdout(summaryText(report, out.secrets));
   return exitCodeOf(report);
@@ -258,6 +280,7 @@ export function buildProgram(deps: CliDeps, done: (exitCode: number) => void): C
     .requiredOption('--cluster-name <name>', 'EKS cluster name')
     .requiredOption('--region <region>', 'AWS region of the cluster')
     .action(async (o: { clusterName: string; region: string }) => {
+      checkRegion('--region', o.region);
       deps.stdout(JSON.stringify(await deps.token(o.clusterName, o.region)) + '\n');
       done(0);
     });

@@ -54,6 +54,11 @@ export interface DeployRequest {
   strict: boolean;
   /** Write the JSON report here. */
   reportPath?: string;
+  /**
+   * Where the deploy file's values files and local chart may live: inside `workspace`
+   * (the Action's GITHUB_WORKSPACE; else the deploy file's git top level) or one of `allowed`.
+   */
+  fileRoots?: { workspace?: string; allowed: string[] };
   trace: Trace;
 }
 

@@ -3,9 +3,19 @@
  * validated DeployRequest. Both front doors call it so that a bad value gets the
  * same message, and the same exit code 2, whichever door it came through.
  */
-import { IMAGE_TAG } from './config/names.js';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  AWS_REGION,
+  DNS1123_LABEL,
+  DNS1123_LABEL_MAX,
+  IMAGE_TAG,
+  MAX_TIMEOUT_SECONDS,
+} from './config/names.js';
 import { inputError } from './errors.js';
+import { HELM_CHECKSUMS } from './helm/binary.js';
 import type { DeployRequest, RollbackMode, Trace } from './model.js';
+import { checkReportPath } from './report/json.js';
 
 /** Defaults shared by action.yml and the CLI's --help (a test keeps action.yml in step). */
 export const DEFAULTS = {
@@ -42,6 +52,10 @@ export interface RequestInput {
   helmBinary?: string;
   skipImageCheck?: boolean;
   reportPath?: string;
+  /** The Action's GITHUB_WORKSPACE: values files and a local chart must live inside it. */
+  workspace?: string;
+  /** More directories values files and a local chart may come from (commas or lines). */
+  allowFilesFrom?: string[];
   trace?: Trace;
   /** How each field is called at this front door, so errors name what the user typed. */
   names: Record<
@@ -54,7 +68,12 @@ export interface RequestInput {
     | 'cluster'
     | 'region'
     | 'kubeconfig'
-    | 'skipImageCheck',
+    | 'skipImageCheck'
+    | 'services'
+    | 'namespace'
+    | 'reportPath'
+    | 'helmVersion'
+    | 'allowFilesFrom',
     string
   >;
 }
@@ -64,20 +83,89 @@ const given = (s: string | undefined): string | undefined => {
   return t ? t : undefined;
 };
 
-/** "all", "" or nothing -> every service; otherwise names split on commas, spaces or newlines. */
-function parseServices(raw: string | undefined): string[] {
-  const names = (raw ?? '').split(/[\s,]+/).filter(Boolean);
+/**
+ * "all" or not given (undefined) -> every service; otherwise names split on commas,
+ * spaces or newlines. Text that names no service (`""`, `","`) is a mistake, not "all".
+ */
+function parseServices(name: string, raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const names = raw.split(/[\s,]+/).filter(Boolean);
   if (names.length === 1 && names[0]?.toLowerCase() === 'all') return [];
+  if (names.length === 0) {
+    throw inputError(`${name} names no service, got ${JSON.stringify(raw)}`, {
+      hint: `give service names separated by commas or spaces, or "all" (the default) for every service`,
+    });
+  }
   return [...new Set(names)];
 }
 
-function parsePositiveInt(name: string, raw: string | undefined, fallback: number): number {
+function parseNamespace(name: string, raw: string | undefined): string | undefined {
+  const ns = given(raw);
+  if (ns === undefined) return undefined;
+  if (!DNS1123_LABEL.test(ns) || ns.length > DNS1123_LABEL_MAX) {
+    throw inputError(`${name} ${JSON.stringify(ns)} is not a valid Kubernetes namespace`, {
+      hint: `a namespace is a DNS-1123 label: at most ${DNS1123_LABEL_MAX} lower-case letters, digits and "-", starting and ending with a letter or digit (e.g. production)`,
+    });
+  }
+  return ns;
+}
+
+function parseRegion(name: string, raw: string | undefined): string | undefined {
+  const region = given(raw);
+  if (region === undefined) return undefined;
+  checkRegion(name, region);
+  return region;
+}
+
+/** Stops a region such as `x y` before it ends up in an endpoint host name. */
+export function checkRegion(name: string, region: string): void {
+  if (!AWS_REGION.test(region)) {
+    throw inputError(`${name} ${JSON.stringify(region)} is not an AWS region`, {
+      hint: 'give a region name such as us-east-1, eu-central-1 or us-gov-west-1',
+    });
+  }
+}
+
+function parseHelmVersion(name: string, raw: string | undefined): string | undefined {
+  const version = given(raw);
+  if (version === undefined) return undefined;
+  if (!HELM_CHECKSUMS[version.replace(/^v/, '')]) {
+    throw inputError(`${name} ${JSON.stringify(version)} has no pinned checksum in this action`, {
+      hint: `use one of ${Object.keys(HELM_CHECKSUMS).join(', ')}, or leave ${name} out for the default`,
+    });
+  }
+  return version;
+}
+
+/** Each --allow-files-from directory must exist; kept as its real path, since boundaries compare real paths. */
+function parseAllowed(name: string, dirs: string[] | undefined): string[] {
+  return (dirs ?? [])
+    .flatMap((d) => d.split(/[\n,]+/))
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((d) => {
+      const abs = resolve(d);
+      if (!existsSync(abs) || !statSync(abs).isDirectory()) {
+        throw inputError(`${name} ${JSON.stringify(d)} is not a directory`, {
+          hint: `name an existing directory that values files or the chart may come from`,
+        });
+      }
+      return realpathSync(abs);
+    });
+}
+
+function parsePositiveInt(name: string, raw: string | undefined, fallback: number, max?: number): number {
   const text = given(raw);
   if (text === undefined) return fallback;
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) {
     throw inputError(`${name} must be a positive whole number, got "${text}"`, {
       hint: `Give a number such as ${fallback}, or leave ${name} out to use the default (${fallback}).`,
+    });
+  }
+  if (max !== undefined && n > max) {
+    throw inputError(`${name} ${text} is more than the limit of ${max} seconds (${max / 3600} hours)`, {
+      hint: `Give at most ${max} seconds, or leave ${name} out to use the default (${fallback}).`,
     });
   }
   return n;
@@ -112,16 +200,26 @@ export function buildRequest(input: RequestInput): DeployRequest {
   const { names } = input;
   // Each value on its own first, then how they fit together.
   const imageTag = parseImageTag(names.imageTag, input.imageTag);
-  const timeoutSeconds = parsePositiveInt(names.timeout, input.timeout, DEFAULTS.timeoutSeconds);
+  const timeoutSeconds = parsePositiveInt(
+    names.timeout,
+    input.timeout,
+    DEFAULTS.timeoutSeconds,
+    MAX_TIMEOUT_SECONDS,
+  );
   const concurrency = parsePositiveInt(names.concurrency, input.concurrency, DEFAULTS.concurrency);
   const rollback = parseRollback(names.rollback, input.rollback);
   const rollbackTimeoutSeconds = parsePositiveInt(
     names.rollbackTimeout,
     input.rollbackTimeout,
     DEFAULTS.rollbackTimeoutSeconds,
+    MAX_TIMEOUT_SECONDS,
   );
+  const services = parseServices(names.services, input.services);
+  const namespace = parseNamespace(names.namespace, input.namespace);
+  const helmVersion = parseHelmVersion(names.helmVersion, input.helmVersion);
+  const allowed = parseAllowed(names.allowFilesFrom, input.allowFilesFrom);
   const clusterName = given(input.clusterName);
-  const region = given(input.region);
+  const region = parseRegion(names.region, input.region);
   const kubeconfig = given(input.kubeconfig);
 
   if (clusterName && kubeconfig) {
@@ -148,28 +246,35 @@ export function buildRequest(input: RequestInput): DeployRequest {
     });
   }
 
+  // Last: a report path is checked only once the run could otherwise start.
+  const reportPath = given(input.reportPath);
+  if (reportPath) checkReportPath(names.reportPath, reportPath);
+
   return {
     mode: input.mode,
     configPath: given(input.config) ?? DEFAULTS.config,
-    services: parseServices(input.services),
+    services,
     imageTag,
     environment: given(input.environment) ?? DEFAULTS.environment,
-    namespace: given(input.namespace),
+    namespace,
     cluster: clusterName && region ? { name: clusterName, region } : undefined,
     region,
     kubeconfig,
     timeoutSeconds,
     concurrency,
-    helmVersion: given(input.helmVersion),
+    helmVersion,
     helmBinary: given(input.helmBinary),
     skipImageCheck: input.skipImageCheck ?? false,
     rollback,
     rollbackTimeoutSeconds,
     lockWaitSeconds:
-      given(input.lockWait) === undefined ? undefined : parsePositiveInt(names.lockWait, input.lockWait, 0),
+      given(input.lockWait) === undefined
+        ? undefined
+        : parsePositiveInt(names.lockWait, input.lockWait, 0, MAX_TIMEOUT_SECONDS),
     keepFailedInstall: input.keepFailedInstall ?? false,
     strict: input.strict ?? false,
-    reportPath: given(input.reportPath),
+    reportPath,
+    fileRoots: { workspace: given(input.workspace), allowed },
     trace: input.trace ?? {},
   };
 }

@@ -134,12 +134,14 @@ describe('action.yml', () => {
   it('documents every input and output the Action reads and sets', () => {
     expect(Object.keys(action.inputs).sort()).toEqual(
       [
+        'allow-files-from',
         'aws-region',
         'cluster-name',
         'concurrency',
         'config',
         'dry-run',
         'environment',
+        'helm-source',
         'helm-version',
         'image-tag',
         'keep-failed-install',

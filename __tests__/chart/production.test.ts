@@ -179,7 +179,7 @@ describe.each(helmBinaries())('helm $major: production values', (helm) => {
               namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } },
               podSelector: { matchLabels: { istio: 'ingressgateway' } },
             },
-            ...callers[service].map((caller) => ({ podSelector: { matchLabels: { app: caller } } })),
+            ...(callers[service] ?? []).map((caller) => ({ podSelector: { matchLabels: { app: caller } } })),
           ],
           ports: [{ protocol: 'TCP', port: 3000 }],
         },
@@ -194,7 +194,7 @@ describe.each(helmBinaries())('helm $major: production values', (helm) => {
         const labels = only<IDeployment>(rendered.get(other)!, 'Deployment').spec!.template.metadata!.labels!;
         expect([other, admits({ namespace: 'production', labels })]).toEqual([
           other,
-          callers[service].includes(other),
+          (callers[service] ?? []).includes(other),
         ]);
         // The same pod from another namespace is somebody else's release.
         expect(admits({ namespace: 'staging', labels })).toBe(false);

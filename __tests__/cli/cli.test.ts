@@ -96,6 +96,7 @@ describe('cli: plan', () => {
         keepFailedInstall: false,
         strict: false,
         reportPath: undefined,
+        fileRoots: { workspace: undefined, allowed: [] },
         trace: { commitSha: 'f00dcafe', actor: 'Ada Lovelace' },
       },
     ]);
@@ -149,6 +150,20 @@ describe('cli: plan', () => {
     const { code } = await cli(['plan', '--tag', 't', '--report', file]);
     expect(code).toBe(0);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ result: 'planned', imageTag: 't' });
+  });
+
+  it('keeps the result and the summary when the report cannot be written at the end, and warns', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cli-report-')), 'report.json');
+    // Writable when checked; a directory by the time the run ends.
+    const { code, stdout, stderr } = await cli(['plan', '--tag', 't', '--report', file], {
+      report: (r) => {
+        mkdirSync(file);
+        return reportFor(r);
+      },
+    });
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/warning: the JSON report was not written: .*EISDIR/);
+    expect(stdout).toContain('Plan: 2 services would be deployed');
   });
 });
 
@@ -226,7 +241,7 @@ describe('cli: deploy', () => {
       '--cluster',
       'c',
       '--region',
-      'r',
+      'us-east-1',
       ...extra,
     ]);
     expect(code).toBe(2);
@@ -235,7 +250,7 @@ describe('cli: deploy', () => {
   });
 
   it('needs a tag and a cluster', async () => {
-    const noTag = await cli(['deploy', '--cluster', 'c', '--region', 'r']);
+    const noTag = await cli(['deploy', '--cluster', 'c', '--region', 'us-east-1']);
     expect([noTag.code, noTag.stderr]).toEqual([2, expect.stringContaining('--tag is required')]);
     const noCluster = await cli(['deploy', '--tag', 't']);
     expect(noCluster.code).toBe(2);

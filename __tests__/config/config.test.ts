@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DeployError } from '../../src/errors.js';
@@ -203,5 +203,15 @@ describe('the plan', () => {
       dependsOn,
     });
     expect(() => waves([svc('a', ['b']), svc('b', ['a']), svc('c', [])])).toThrow('cycle between: a, b');
+  });
+});
+
+describe('the shipped deploy.yaml', () => {
+  it('names the same six services as the stand-in, tests and benchmarks use (local-cluster/services.json)', () => {
+    const shipped = loadDeployConfig(resolve('deploy.yaml'));
+    const standIn = (
+      JSON.parse(readFileSync('local-cluster/services.json', 'utf8')) as { services: string[] }
+    ).services;
+    expect(shipped.services.map((s) => s.name).sort()).toEqual([...standIn].sort());
   });
 });

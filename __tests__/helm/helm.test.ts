@@ -170,10 +170,13 @@ describe('Helm client', () => {
   it('hands each command a token that outlives its timeout (HELM_KUBETOKEN), none when there is none', async () => {
     const { run, calls } = fakeRunner((args) => ({ stdout: args[0] === 'list' ? '[]' : '{"version":2}' }));
     const asked: number[] = [];
-    const token = async (validForSeconds: number) => {
-      asked.push(validForSeconds);
-      return validForSeconds <= 14 * 60 ? `k8s-aws-v1.for-${validForSeconds}` : undefined;
-    };
+    const token = Object.assign(
+      async (validForSeconds: number) => {
+        asked.push(validForSeconds);
+        return validForSeconds <= 14 * 60 ? `k8s-aws-v1.for-${validForSeconds}` : undefined;
+      },
+      { refused: () => {} },
+    );
     const helm = new Helm({ run, helm: helm4, kubeconfig: '/tmp/kc', token });
 
     await helm.releases('shop');
@@ -186,6 +189,26 @@ describe('Helm client', () => {
       { KUBECONFIG: '/tmp/kc', HELM_KUBETOKEN: 'k8s-aws-v1.for-360' },
       { KUBECONFIG: '/tmp/kc', HELM_KUBETOKEN: 'k8s-aws-v1.for-180' },
       { KUBECONFIG: '/tmp/kc' },
+    ]);
+  });
+
+  it('mints a fresh token and runs the command once more when the API server refuses the token (401)', async () => {
+    let minted = 0;
+    let refusedCalls = 0;
+    const token = Object.assign(async () => `k8s-aws-v1.token-${++minted}`, {
+      refused: () => void (refusedCalls += 1),
+    });
+    const { run, calls } = fakeRunner((_args, env) =>
+      env?.HELM_KUBETOKEN === 'k8s-aws-v1.token-1'
+        ? { exitCode: 1, stderr: 'Error: Kubernetes cluster unreachable: Unauthorized' }
+        : { stdout: '[]' },
+    );
+    const helm = new Helm({ run, helm: helm4, kubeconfig: '/tmp/kc', token });
+    await expect(helm.releases('shop')).resolves.toEqual(new Map());
+    expect(refusedCalls).toBe(1);
+    expect(calls.map((c) => c.options?.env?.HELM_KUBETOKEN)).toEqual([
+      'k8s-aws-v1.token-1',
+      'k8s-aws-v1.token-2',
     ]);
   });
 

@@ -4,7 +4,15 @@
  * fake at the exec boundary and recorded, so each test can assert what would have
  * changed; AWS is mocked at the SDK client.
  */
-import { mkdtempSync, writeFileSync, readFileSync, copyFileSync, existsSync, readdirSync } from 'node:fs';
+import {
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  realpathSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -229,6 +237,8 @@ const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
   rollbackTimeoutSeconds: 60,
   keepFailedInstall: false,
   strict: false,
+  // Deploy files these tests write to temp dirs name the chart and values of this repository.
+  fileRoots: { allowed: [realpathSync('.')] },
   trace: {
     commitSha: '0123456789abcdef',
     actor: 'octocat',

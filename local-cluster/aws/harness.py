@@ -35,14 +35,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 ACCOUNT = "123456789012"  # moto's default account
-SERVICES = [
-    "api-gateway",
-    "user-service",
-    "product-service",
-    "order-service",
-    "payment-service",
-    "notification-service",
-]
+# The six services, shared with scripts/stand-in.mjs and the tests.
+with open(Path(__file__).parent.parent / "services.json", encoding="utf-8") as _f:
+    SERVICES = json.load(_f)["services"]
 # Test credentials the webhook knows (AWS's documented example keys), with the TokenReview
 # groups of each identity: data shared with the tests. The env file written by up.sh
 # exports the first pair.
@@ -460,7 +455,7 @@ def seed(endpoint: str, args):
     from moto.eks.models import eks_backends
 
     session = boto3.session.Session(
-        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+        aws_access_key_id=next(iter(load_credentials(CREDENTIALS_FILE))),
         aws_secret_access_key="seed",
         region_name=args.region,
     )

@@ -110,7 +110,10 @@ function isoSeconds(date: Date): string {
  * token would expire first (a wait longer than a token lives), in which case the
  * caller leaves authentication to the exec plugin, which refreshes.
  */
-export type EksTokenSource = (validForSeconds: number) => Promise<string | undefined>;
+export type EksTokenSource = ((validForSeconds: number) => Promise<string | undefined>) & {
+  /** The API server refused the last token (401: expired by its clock, or revoked): mint anew next time. */
+  refused(): void;
+};
 
 export function eksTokenSource(
   opts: Omit<EksTokenOptions, 'now'> & { clock?: () => Date; onToken?: (token: string) => void },
@@ -118,7 +121,7 @@ export function eksTokenSource(
   const clock = opts.clock ?? (() => new Date());
   let last: { token: string; validUntil: number } | undefined;
   let pending: Promise<{ token: string; validUntil: number }> | undefined;
-  return async (validForSeconds) => {
+  const source = async (validForSeconds: number) => {
     const now = clock().getTime();
     const wanted = now + validForSeconds * 1000;
     if (last && last.validUntil >= wanted) return last.token;
@@ -135,4 +138,9 @@ export function eksTokenSource(
     last = await pending;
     return last.token;
   };
+  return Object.assign(source, {
+    refused: () => {
+      last = undefined;
+    },
+  });
 }

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import * as yaml from 'js-yaml';
@@ -121,7 +121,58 @@ function schemaCheck(file: string, doc: unknown): RawDeployFile {
   });
 }
 
-function resolveFiles(file: string, key: string, files: string[] | undefined, service?: string): string[] {
+/** Where files named by the deploy file may live (see DeployRequest.fileRoots). */
+export interface FileRoots {
+  workspace?: string;
+  allowed: string[];
+}
+
+/** The git work tree holding `dir` (a `.git` directory, or file in a worktree/submodule), else `dir` itself. */
+function gitTopLevel(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(resolve(d, '.git'))) return d;
+    if (dirname(d) === d) return dir;
+  }
+}
+
+const inside = (path: string, root: string) => {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+};
+
+/**
+ * Stops a values file or chart that resolves (symlinks followed) outside the
+ * repository the deploy file belongs to, unless the user allowed its directory:
+ * a deploy file from a pull request must not make helm read /etc/passwd or ~/.kube.
+ */
+class Boundary {
+  readonly roots: string[];
+  constructor(
+    private readonly file: string,
+    roots: FileRoots,
+  ) {
+    const repo = roots.workspace ? resolve(roots.workspace) : gitTopLevel(dirname(file));
+    this.roots = [existsSync(repo) ? realpathSync(repo) : repo, ...roots.allowed];
+  }
+
+  check(given: string, abs: string, where: { key: string; service?: string }): string {
+    const real = realpathSync(abs);
+    if (this.roots.some((r) => inside(real, r))) return abs;
+    throw inputError(`${where.key} ${given} is outside the deploy file's repository (${this.roots[0]})`, {
+      where: { file: this.file, ...where },
+      details: real !== abs ? [`${abs} resolves to ${real}`] : [],
+      hint: `keep values files and the chart inside ${this.roots[0]}, or allow that directory with --allow-files-from (CLI) / allow-files-from (Action)`,
+    });
+  }
+}
+
+function resolveFiles(
+  file: string,
+  boundary: Boundary,
+  key: string,
+  files: string[] | undefined,
+  service?: string,
+): string[] {
   const base = dirname(file);
   return (files ?? []).map((f, i) => {
     const abs = isAbsolute(f) ? f : resolve(base, f);
@@ -131,13 +182,38 @@ function resolveFiles(file: string, key: string, files: string[] | undefined, se
         hint: `create ${abs}, or fix the path (paths are relative to the deploy file)`,
       });
     }
-    return abs;
+    return boundary.check(f, abs, { key: `${key}[${i}]`, service });
   });
 }
 
-function chartRef(file: string, raw: RawDeployFile): ChartRef {
+const OCI_DIGEST = /@sha256:[a-f0-9]{64}$/;
+
+/** An `oci://host/path` reference helm can pull, pinned by chartVersion or a digest. */
+function ociChart(file: string, raw: RawDeployFile, ref: string): ChartRef {
+  let url: URL | undefined;
+  try {
+    url = new URL(ref.replace(/^oci:/, 'https:'));
+  } catch {
+    url = undefined;
+  }
+  if (!url?.host || url.pathname.length < 2 || url.search || url.hash || url.username) {
+    throw inputError(`chart ${JSON.stringify(ref)} is not a valid oci:// reference`, {
+      where: { file, key: 'chart' },
+      hint: 'write it as oci://<registry host>/<path>/<chart name>, e.g. oci://123456789012.dkr.ecr.us-east-1.amazonaws.com/charts/ecommerce-service',
+    });
+  }
+  if (!raw.chartVersion && !OCI_DIGEST.test(ref)) {
+    throw inputError(`chart ${ref} needs chartVersion`, {
+      where: { file, key: 'chartVersion' },
+      hint: 'set chartVersion to the chart version to deploy (or pin the chart by digest, oci://…@sha256:…), so a deploy never takes whatever version was pushed last',
+    });
+  }
+  return { kind: 'oci', ref, version: raw.chartVersion };
+}
+
+function chartRef(file: string, raw: RawDeployFile, boundary: Boundary): ChartRef {
   if (!raw.chart) return { kind: 'local', path: bundledChart() };
-  if (raw.chart.startsWith('oci://')) return { kind: 'oci', ref: raw.chart, version: raw.chartVersion };
+  if (raw.chart.startsWith('oci://')) return ociChart(file, raw, raw.chart);
   const path = resolve(dirname(file), raw.chart);
   if (!existsSync(resolve(path, 'Chart.yaml'))) {
     throw inputError(`chart not found: ${raw.chart} has no Chart.yaml`, {
@@ -145,19 +221,40 @@ function chartRef(file: string, raw: RawDeployFile): ChartRef {
       hint: 'point chart at a chart directory (relative to the deploy file) or an oci:// reference',
     });
   }
-  return { kind: 'local', path };
+  return { kind: 'local', path: boundary.check(raw.chart, path, { key: 'chart' }) };
 }
 
-/** Reads and validates the deploy file; every path in the result is absolute and exists. */
-export function loadDeployConfig(path: string): DeployConfig {
-  const file = resolve(path);
+function readDeployFile(path: string, file: string): string {
   if (!existsSync(file)) {
     throw inputError(`deploy file not found: ${path}`, {
       where: { file },
       hint: 'pass --config (CLI) or the config input (Action) with the path of your deploy file',
     });
   }
-  const raw = schemaCheck(file, parseYaml(file, readFileSync(file, 'utf8')));
+  if (statSync(file).isDirectory()) {
+    throw inputError(`deploy file ${path} is a directory`, {
+      where: { file },
+      hint: `pass the deploy file itself, e.g. ${resolve(file, 'deploy.yaml')}`,
+    });
+  }
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw inputError(`deploy file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`, {
+      where: { file },
+      hint: 'make the file readable by this user',
+    });
+  }
+}
+
+/**
+ * Reads and validates the deploy file; every path in the result is absolute, exists
+ * and lies inside the deploy file's repository (or a directory `roots` allows).
+ */
+export function loadDeployConfig(path: string, roots: FileRoots = { allowed: [] }): DeployConfig {
+  const file = resolve(path);
+  const raw = schemaCheck(file, parseYaml(file, readDeployFile(path, file)));
+  const boundary = new Boundary(file, roots);
   const names = Object.keys(raw.services);
   const services: ServiceSpec[] = names.map((name) => {
     const s = raw.services[name] ?? {};
@@ -172,7 +269,7 @@ export function loadDeployConfig(path: string): DeployConfig {
     return {
       name,
       repository: s.repository ?? name,
-      valuesFiles: resolveFiles(file, `services.${name}.valuesFiles`, s.valuesFiles, name),
+      valuesFiles: resolveFiles(file, boundary, `services.${name}.valuesFiles`, s.valuesFiles, name),
       values: s.values ?? {},
       dependsOn: s.dependsOn ?? [],
     };
@@ -180,12 +277,12 @@ export function loadDeployConfig(path: string): DeployConfig {
   const environments: Record<string, string[]> = {};
   const namespaces: Record<string, string | undefined> = {};
   for (const [env, e] of Object.entries(raw.environments ?? {})) {
-    environments[env] = resolveFiles(file, `environments.${env}.valuesFiles`, e.valuesFiles);
+    environments[env] = resolveFiles(file, boundary, `environments.${env}.valuesFiles`, e.valuesFiles);
     namespaces[env] = e.namespace;
   }
   return {
     file,
-    chart: chartRef(file, raw),
+    chart: chartRef(file, raw, boundary),
     namespace: raw.namespace ?? 'default',
     environmentNamespaces: namespaces,
     registry: raw.registry,

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { access, constants, rm, stat } from 'node:fs/promises';
+import { access, constants, copyFile, rm, stat } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import * as toolCache from '@actions/tool-cache';
 import { inputError, preflightError } from '../errors.js';
@@ -179,6 +179,50 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** The verified download, kept in the cache next to the helm it held. */
+const ARCHIVE = 'helm-verified.tar.gz';
+
+/**
+ * A cached helm is run only if its archive still has the pinned sha256 and the
+ * binary is byte for byte the one in that archive: a cache someone could write to
+ * is not trusted because it was trusted once.
+ */
+async function reverifyCached(
+  tc: ToolCache,
+  cached: string,
+  target: string,
+  expected: string,
+): Promise<void> {
+  const archive = join(cached, ARCHIVE);
+  const actual = await sha256File(archive);
+  const refuse = (what: string, details: string[]) =>
+    preflightError(`the cached helm in ${cached} ${what}: refusing to run it`, {
+      details,
+      hint: `delete ${cached} so the pinned helm is downloaded and verified again`,
+    });
+  if (actual !== expected) {
+    throw refuse('has an archive whose sha256 differs from the pinned one', [
+      `expected sha256 ${expected}`,
+      `got      sha256 ${actual}`,
+    ]);
+  }
+  const fresh = await tc.extractTar(archive);
+  try {
+    const [want, got] = await Promise.all([
+      sha256File(join(fresh, target, 'helm')),
+      sha256File(join(cached, 'helm')),
+    ]);
+    if (want !== got) {
+      throw refuse('differs from the helm in its verified archive', [
+        `archive's helm sha256 ${want}`,
+        `cached helm sha256    ${got}`,
+      ]);
+    }
+  } finally {
+    await rm(fresh, { recursive: true, force: true });
+  }
+}
+
 /**
  * Installs helm `version` (e.g. `3.17.3` or `v4.1.4`) into the runner's tool
  * cache, reusing a cached copy, and returns the path of the helm binary.
@@ -209,8 +253,9 @@ export async function installHelm(
 
   const binName = 'helm';
   const cached = tc.find(CACHE_NAME, ver, target);
-  if (cached) {
-    out.info(`helm v${ver}: using the cached copy in ${cached}`);
+  if (cached && existsSync(join(cached, ARCHIVE))) {
+    await reverifyCached(tc, cached, target, expected);
+    out.info(`helm v${ver}: using the cached copy in ${cached} (sha256 re-verified)`);
     return join(cached, binName);
   }
 
@@ -235,7 +280,11 @@ export async function installHelm(
     });
   }
   const extracted = await tc.extractTar(archive);
+  // The verified archive stays beside the binary, so every later run can check both again.
+  await copyFile(archive, join(extracted, target, ARCHIVE));
+  await rm(archive, { force: true });
   const dir = await tc.cacheDir(join(extracted, target), CACHE_NAME, ver, target);
+  await rm(extracted, { recursive: true, force: true });
   out.info(`helm v${ver}: sha256 verified, installed in ${dir}`);
   return join(dir, binName);
 }

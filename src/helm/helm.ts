@@ -157,48 +157,110 @@ export function isReleaseLocked(err: DeployError): boolean {
   return /another operation \(install\/upgrade\/rollback\) is in progress/.test(err.describe());
 }
 
-function hintFor(stderr: string, release: string | undefined, namespace: string | undefined): string {
-  if (
-    /cluster unreachable|connection refused|no such host|i\/o timeout|Unauthorized|credentials/i.test(stderr)
-  ) {
-    return 'check that the kubeconfig points at the right cluster and that its credentials are valid';
-  }
-  if (/another operation \(install\/upgrade\/rollback\) is in progress/.test(stderr) && release) {
-    return `another deploy of ${release} may still be running; if not, see \`helm history ${release} -n ${namespace}\` and roll back to the last deployed revision`;
-  }
-  if (/schema/i.test(stderr)) {
-    return 'fix the value named above in the environment values, the service overrides or the deploy file';
-  }
-  return 'run the command above with --debug for more detail';
+const NETWORK = /no such host|connection refused|i\/o timeout|network is unreachable|TLS handshake timeout/i;
+
+/** The OCI registry a command pulls from or logs into, if any. */
+function registryOf(args: string[]): string | undefined {
+  const oci = args.find((a) => a.startsWith('oci://'));
+  if (oci) return oci.slice('oci://'.length).split('/')[0];
+  return args[0] === 'registry' && args[1] === 'login' ? args[2] : undefined;
 }
 
-/** Turns a failed helm run into an error naming the release, the command (secrets omitted) and helm's last words. */
+/** What to do, for the command that failed: a registry problem is not a kubeconfig problem. */
+function hintFor(stderr: string, args: string[], c: HelmErrorContext, runnable: boolean): string {
+  const registry = registryOf(args);
+  if (
+    registry &&
+    stderr.includes(registry) &&
+    (NETWORK.test(stderr) || /unauthorized|denied/i.test(stderr))
+  ) {
+    return `check that the chart registry ${registry} is reachable from here (DNS, network, proxy) and that this identity may pull from it`;
+  }
+  if (
+    /cluster unreachable|Unauthorized|credentials/i.test(stderr) ||
+    (c.kubeconfig && NETWORK.test(stderr))
+  ) {
+    return `check that the kubeconfig points at the right cluster and that its credentials are valid`;
+  }
+  if (NETWORK.test(stderr))
+    return 'check the network and DNS of this machine: helm could not reach a host it needed';
+  if (/another operation \(install\/upgrade\/rollback\) is in progress/.test(stderr) && c.release) {
+    return `another deploy of ${c.release} may still be running; if not, see \`helm history ${c.release} -n ${c.namespace}\` and roll back to the last deployed revision`;
+  }
+  if (/schema|execution error|VALUES VALIDATION/i.test(stderr)) {
+    return 'fix the value named above in the environment values, the service overrides or the deploy file';
+  }
+  return runnable
+    ? 'run the command above with --debug for more detail'
+    : "helm's message above says what failed; the command shows what ran, but its temporary files are gone";
+}
+
+/**
+ * Helm's reason, on one line: the `Error:` line, with the lines after it when it
+ * only announces them (`…chart(s):`, `execution error at (…):` then a blank line).
+ * A template's own `fail` message is the reason; where it failed goes to the details.
+ */
+function helmReason(lines: string[]): { reason: string; at?: string } {
+  const i = lines.findLastIndex((l) => l.startsWith('Error:'));
+  const errorLine = ((i >= 0 ? lines[i] : lines.at(-1)) ?? '').replace(/^Error:\s*/, '').trim();
+  const execution = /^execution error at \(([^)]*)\):\s*(.*)$/.exec(errorLine);
+  const head = execution ? execution[2]!.trim() : errorLine;
+  const announces = i >= 0 && (head === '' || head.endsWith(':'));
+  const more = announces
+    ? lines
+        .slice(i + 1, i + 5)
+        .map((l) => l.trim())
+        .filter((l) => l !== 'VALUES VALIDATION:' && !/^Use --debug flag/.test(l))
+        .slice(0, 3)
+    : [];
+  return { reason: [head, ...more].filter(Boolean).join(' '), at: execution?.[1] };
+}
+
+interface HelmErrorContext {
+  release?: string;
+  namespace?: string;
+  secrets?: string[];
+  /** The kubeconfig the command ran with, and whether it is this run's own (temporary) one. */
+  kubeconfig?: string;
+  privateKubeconfig?: boolean;
+  /** The run's private work dir: a command naming files in it cannot be re-run once the run ends. */
+  workDir?: string;
+}
+
+/** Turns a failed helm run into an error naming the release, the command (secrets omitted) and helm's reason first. */
 function helmError(
   kind: ErrorKind,
   what: string,
   args: string[],
   res: RunResult,
-  ctx: { release?: string; namespace?: string; secrets?: string[] } = {},
+  ctx: HelmErrorContext = {},
 ): DeployError {
   const secrets = ctx.secrets ?? [];
   const said = redact(res.stderr.trim() || res.stdout.trim(), secrets);
   const lines = said.split('\n').filter((l) => l.trim());
   const tail = lines.slice(-STDERR_LINES);
-  const at = lines.findLastIndex((l) => l.startsWith('Error:'));
-  const errorLine = (at >= 0 ? lines[at] : lines.at(-1)) ?? '';
-  // "Error: values don't meet … chart(s):" says what only in the lines after it.
-  const more = at >= 0 && errorLine.endsWith(':') ? lines.slice(at + 1, at + 4) : [];
-  const reason =
-    [errorLine.replace(/^Error:\s*/, ''), ...more].join(' ').trim() || `exit code ${res.exitCode}`;
-  return new DeployError(kind, `${what} failed: ${reason}`, {
+  const { reason, at } = helmReason(lines);
+  const command = [...args, ...(ctx.kubeconfig ? ['--kubeconfig', ctx.kubeconfig] : [])];
+  const runnable =
+    !ctx.privateKubeconfig && !(ctx.workDir && command.some((a) => a.startsWith(ctx.workDir!)));
+  const shown = redact(['helm', ...command].map(quote).join(' '), secrets);
+  return new DeployError(kind, `${what} failed: ${reason || `exit code ${res.exitCode}`}`, {
     where: { service: ctx.release, key: kind === 'input' ? schemaKey(said) : undefined },
-    details: [`command: ${redact(['helm', ...args].map(quote).join(' '), secrets)}`, ...tail],
-    hint: hintFor(said, ctx.release, ctx.namespace),
+    details: [
+      runnable
+        ? `command: ${shown}`
+        : `command (not to be run as is: it used this run's temporary files, removed at the end): ${shown}`,
+      ...(at ? [`template: ${at}`] : []),
+      ...tail,
+    ],
+    hint: hintFor(said, args, ctx, runnable),
   });
 }
 
 // ---------------------------------------------------------------------------
 // The client
+
+const UNAUTHORIZED = /\bUnauthorized\b|You must be logged in to the server/;
 
 export interface HelmOptions {
   run: Runner;
@@ -215,6 +277,10 @@ export interface HelmOptions {
    * When it has no token that lasts the command's longest wait, the exec plugin does the work.
    */
   token?: EksTokenSource;
+  /** The kubeconfig is this run's own, temporary one (EKS), so a failed command is not shown as re-runnable. */
+  privateKubeconfig?: boolean;
+  /** The run's private work dir (run values files, registry login). */
+  workDir?: string;
 }
 
 /** Helm's default --timeout (hooks, uninstall) plus a margin: how long a token must last when a call names no timeout. */
@@ -243,11 +309,27 @@ export class Helm {
 
   private async call(args: string[], c: Call): Promise<RunResult> {
     const res = await this.run(args, c);
-    if (res.exitCode !== 0) throw helmError(c.kind, c.what, args, res, c);
+    if (res.exitCode !== 0) throw this.error(c, args, res);
     return res;
   }
 
+  private error(c: Call, args: string[], res: RunResult): DeployError {
+    const { kubeconfig, privateKubeconfig, workDir } = this.opts;
+    return helmError(c.kind, c.what, args, res, { ...c, kubeconfig, privateKubeconfig, workDir });
+  }
+
+  /**
+   * A token the API server refuses (401: too old by its clock, or revoked) was never
+   * acted on: mint a fresh one and run the command once more.
+   */
   private async run(args: string[], c: Call): Promise<RunResult> {
+    const res = await this.runOnce(args, c);
+    if (res.exitCode === 0 || !this.opts.token || !UNAUTHORIZED.test(res.stderr)) return res;
+    this.opts.token.refused();
+    return this.runOnce(args, c);
+  }
+
+  private async runOnce(args: string[], c: Call): Promise<RunResult> {
     // A failure to mint (credentials) is the token's own error, not helm's.
     const token = await this.opts.token?.(
       c.timeoutSeconds === undefined ? DEFAULT_CALL_SECONDS : c.timeoutSeconds + 60,
@@ -261,7 +343,7 @@ export class Helm {
       });
     } catch (err) {
       // The Runner only throws when the process could not start at all.
-      throw helmError(c.kind, c.what, args, { exitCode: -1, stdout: '', stderr: String(err) }, c);
+      throw this.error(c, args, { exitCode: -1, stdout: '', stderr: String(err) });
     }
   }
 
@@ -317,7 +399,7 @@ export class Helm {
     const c: Call = { kind: 'preflight', what: `helm history of ${release}`, release, namespace };
     const res = await this.run(args, c);
     if (res.exitCode !== 0 && /release: not found/.test(res.stderr)) return [];
-    if (res.exitCode !== 0) throw helmError(c.kind, c.what, args, res, c);
+    if (res.exitCode !== 0) throw this.error(c, args, res);
     const rows = parseJson<Record<string, unknown>[]>(res.stdout, `helm history of ${release}`) ?? [];
     return rows.map((r) => ({
       revision: Number(r.revision),

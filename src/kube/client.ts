@@ -57,6 +57,16 @@ export async function connectKubeConfig(path: string, token?: EksTokenSource): P
   return kc;
 }
 
+const refreshers = new WeakMap<KubeConfig, () => void>();
+
+/**
+ * After a 401: the next request mints a fresh token (when this run mints them; a
+ * kubeconfig's own exec plugin refreshes by itself when its credential expires).
+ */
+export function tokenRefused(kc: KubeConfig): void {
+  refreshers.get(kc)?.();
+}
+
 function useTokenSource(kc: KubeConfig, token: EksTokenSource) {
   const user = kc.getCurrentUser();
   const context = kc.getContextObject(kc.getCurrentContext());
@@ -68,6 +78,7 @@ function useTokenSource(kc: KubeConfig, token: EksTokenSource) {
     currentContext: kc.getCurrentContext(),
     users: kc.getUsers().map((u) => (u.name === user.name ? replaced : u)),
   });
+  refreshers.set(kc, token.refused);
   kc.addAuthenticator({
     isAuthProvider: (u) => u.authProvider?.name === EKS_TOKEN_PROVIDER,
     applyAuthentication: async (_u, opts) => {

@@ -12,7 +12,7 @@ import {
   type V1Lease,
 } from '@kubernetes/client-node';
 import { inputError, preflightError } from '../errors.js';
-import { apiErrorMessage, httpStatusOf } from './client.js';
+import { apiErrorMessage, httpStatusOf, tokenRefused } from './client.js';
 import { withRetry } from './retry.js';
 
 const LEASE_NAME = 'ecommerce-deploy';
@@ -78,7 +78,11 @@ export async function acquireLock(kc: KubeConfig, opts: LockOptions): Promise<Ru
   const { namespace } = opts;
   const now = opts.now ?? Date.now;
   const retried = <T>(what: string, call: () => Promise<T>) =>
-    withRetry(`lease ${namespace}/${LEASE_NAME}: ${what}`, call, { log: opts.log, signal: opts.signal });
+    withRetry(`lease ${namespace}/${LEASE_NAME}: ${what}`, call, {
+      log: opts.log,
+      signal: opts.signal,
+      onUnauthorized: () => tokenRefused(kc),
+    });
   const waitUntil = now() + (opts.waitSeconds ?? 0) * 1000;
   let tookOverFrom: string | undefined;
   for (;;) {
@@ -95,7 +99,7 @@ export async function acquireLock(kc: KubeConfig, opts: LockOptions): Promise<Ru
       }
       if (status !== 409) throw lockError(namespace, err);
     }
-    if (current) return holding(api, opts, current, tookOverFrom);
+    if (current) return holding(api, opts, current, () => tokenRefused(kc), tookOverFrom);
     const existing = await retried('read', () => api.readNamespacedLease({ name: LEASE_NAME, namespace }));
     const held = heldBy(existing, now());
     if (held.expired) {
@@ -115,7 +119,7 @@ export async function acquireLock(kc: KubeConfig, opts: LockOptions): Promise<Ru
             `took over the deploy lease of ${namespace} from ${held.holder}, which stopped renewing it`,
           );
         }
-        return holding(api, opts, taken, tookOverFrom);
+        return holding(api, opts, taken, () => tokenRefused(kc), tookOverFrom);
       } catch (err) {
         // 409: another run took it between our read and write; look again.
         if (httpStatusOf(err) !== 409) throw lockError(namespace, err);
@@ -130,7 +134,13 @@ export async function acquireLock(kc: KubeConfig, opts: LockOptions): Promise<Ru
 }
 
 /** Renews until released; a renewal that finds the lease in other hands says so loudly. */
-function holding(api: CoordinationV1Api, opts: LockOptions, lease: V1Lease, tookOverFrom?: string): RunLock {
+function holding(
+  api: CoordinationV1Api,
+  opts: LockOptions,
+  lease: V1Lease,
+  refresh: () => void,
+  tookOverFrom?: string,
+): RunLock {
   const { namespace } = opts;
   let current = lease;
   let lost = false;
@@ -143,7 +153,7 @@ function holding(api: CoordinationV1Api, opts: LockOptions, lease: V1Lease, took
       current = await withRetry(
         `lease ${namespace}/${LEASE_NAME}: renew`,
         () => api.replaceNamespacedLease({ name: LEASE_NAME, namespace, body }),
-        { log: opts.log, attempts: 3 },
+        { log: opts.log, attempts: 3, onUnauthorized: refresh },
       );
     } catch (err) {
       if (httpStatusOf(err) === 409 && !lost) {
@@ -176,7 +186,7 @@ function holding(api: CoordinationV1Api, opts: LockOptions, lease: V1Lease, took
               namespace,
               body: { preconditions: { resourceVersion: current.metadata?.resourceVersion } },
             }),
-          { log: opts.log, attempts: 3, attemptTimeoutMs: 3_000 },
+          { log: opts.log, attempts: 3, attemptTimeoutMs: 3_000, onUnauthorized: refresh },
         );
       } catch (err) {
         // It expires by itself LEASE_SECONDS after the last renewal.

@@ -14,6 +14,8 @@ export interface RetryOptions {
   /** Each attempt's own limit: a paused API server accepts the connection and never answers. */
   attemptTimeoutMs?: number;
   signal?: AbortSignal;
+  /** A 401 once: the token was refused (expired by the server's clock); get a fresh one and try again. */
+  onUnauthorized?: () => void;
   /** For tests: how to wait. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -53,10 +55,17 @@ export async function withRetry<T>(
 ): Promise<T> {
   const attempts = opts.attempts ?? READ_ATTEMPTS;
   const sleep = opts.sleep ?? defaultSleep;
+  let refreshed = false;
   for (let attempt = 1; ; attempt++) {
     try {
       return await withTimeout(read(), opts.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, what);
     } catch (err) {
+      if (httpStatusOf(err) === 401 && opts.onUnauthorized && !refreshed) {
+        refreshed = true;
+        opts.onUnauthorized();
+        opts.log?.(`${what}: ${apiErrorMessage(err)}; retrying with a fresh token`);
+        continue;
+      }
       if (attempt >= attempts || !isTransient(err) || opts.signal?.aborted) throw err;
       const backoff = Math.min(CAP_MS, BASE_MS * 2 ** (attempt - 1));
       const wait = retryAfterMs(err) ?? Math.round(backoff / 2 + Math.random() * (backoff / 2));

@@ -24,7 +24,7 @@ import { preflightError } from '../errors.js';
 import { formatSeconds } from '../report/duration.js';
 import { withRetry } from './retry.js';
 import type { Output } from '../report/output.js';
-import { apiErrorMessage, httpStatusOf } from './client.js';
+import { apiErrorMessage, httpStatusOf, tokenRefused } from './client.js';
 import { collectDiagnostics, type Diagnostics } from './diagnostics.js';
 import { ProgressLines, type Progress } from './progress.js';
 import { judgeRollout, podsOf, replicaSetsOf, type Judgement, type ReasonCode } from './rollout-rules.js';
@@ -88,7 +88,7 @@ class NamespaceWatch<T extends KubernetesObject> {
   downSince?: number;
 
   constructor(
-    kc: KubeConfig,
+    private readonly kc: KubeConfig,
     readonly kind: string,
     path: string,
     list: () => Promise<KubernetesListObject<T>>,
@@ -142,6 +142,8 @@ class NamespaceWatch<T extends KubernetesObject> {
     }
     this.errors += 1;
     this.downSince ??= Date.now();
+    // The next attempt authenticates afresh: a refused (expired) token is not sent again.
+    if (httpStatusOf(err) === 401) tokenRefused(this.kc);
     this.out.warn(
       `watch of ${this.kind} interrupted (${apiErrorMessage(err)}); resuming in ${this.retryMs} ms`,
     );
@@ -316,7 +318,7 @@ export class RolloutTracker {
       const d = await withRetry(
         `${t.req.service}: reading Deployment ${name}`,
         () => this.apps.readNamespacedDeployment({ name, namespace }),
-        { log: (m) => out.info(m) },
+        { log: (m) => out.info(m), onUnauthorized: () => tokenRefused(this.opts.kubeconfig) },
       );
       t.minGeneration = d.metadata?.generation ?? 0;
     } catch (err) {

@@ -13,7 +13,7 @@ import {
   type V1PodDisruptionBudget,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
-import { apiErrorMessage, httpStatusOf } from './client.js';
+import { apiErrorMessage, httpStatusOf, tokenRefused } from './client.js';
 import { withRetry } from './retry.js';
 import {
   judgeHpa,
@@ -77,7 +77,10 @@ async function orMissing<T>(
   read: () => Promise<T>,
 ): Promise<T | undefined> {
   try {
-    return await withRetry(`${req.service}: reading ${what}`, read, { log: req.log });
+    return await withRetry(`${req.service}: reading ${what}`, read, {
+      log: req.log,
+      onUnauthorized: () => tokenRefused(req.kc),
+    });
   } catch (err) {
     if (httpStatusOf(err) === 404) return undefined;
     throw err;
@@ -149,7 +152,7 @@ async function verifySpread(req: VerifyRequest): Promise<Check> {
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   const retried = <T>(what: string, read: () => Promise<T>) =>
-    withRetry(`${service}: ${what}`, read, { log: req.log });
+    withRetry(`${service}: ${what}`, read, { log: req.log, onUnauthorized: () => tokenRefused(kc) });
   // Nodes are cluster-scoped: a namespace-scoped deploy role may not list them.
   let nodes: V1Node[];
   try {

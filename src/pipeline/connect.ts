@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
+import * as yaml from 'js-yaml';
 import { describeActiveCluster, writeKubeconfig } from '../aws/eks.js';
 import { eksTokenSource, type EksTokenSource } from '../aws/token.js';
 import { inputError } from '../errors.js';
@@ -21,13 +22,7 @@ import type { ClusterAccess, KubeAccess, RunContext, Session } from './context.j
 export async function connect(ctx: RunContext): Promise<ClusterAccess> {
   const { request, deps, out } = ctx;
   if (request.kubeconfig) {
-    try {
-      await readFile(request.kubeconfig);
-    } catch {
-      throw inputError(`kubeconfig not found: ${request.kubeconfig}`, {
-        hint: 'pass the path of an existing kubeconfig, or leave it out and give the EKS cluster name',
-      });
-    }
+    await checkKubeconfig(request.kubeconfig);
     return { path: request.kubeconfig, dispose: async () => {} };
   }
   if (!request.cluster) {
@@ -52,6 +47,36 @@ export async function connect(ctx: RunContext): Promise<ClusterAccess> {
     ? eksTokenSource({ clusterName: name, region, credentials, onToken: (t) => out.setSecret(t) })
     : undefined;
   return { ...kubeconfig, token };
+}
+
+/** A kubeconfig that is missing, a directory or not YAML stops the run before helm reads it. */
+async function checkKubeconfig(path: string): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw inputError(
+      code === 'ENOENT' ? `kubeconfig not found: ${path}` : `kubeconfig ${path} cannot be read (${code})`,
+      { hint: 'pass the path of an existing kubeconfig, or leave it out and give the EKS cluster name' },
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = yaml.load(text);
+  } catch (err) {
+    const e = err as yaml.YAMLException;
+    throw inputError(`kubeconfig ${path} is not valid YAML: ${e.reason ?? e.message}`, {
+      where: { file: path, line: e.mark ? e.mark.line + 1 : undefined },
+      hint: 'fix the file, or write a fresh one with `aws eks update-kubeconfig` or `kubectl config view --flatten`',
+    });
+  }
+  if (!doc || typeof doc !== 'object' || !Array.isArray((doc as { clusters?: unknown }).clusters)) {
+    throw inputError(`kubeconfig ${path} has no clusters: it is not a kubeconfig`, {
+      where: { file: path },
+      hint: 'pass a kubeconfig (a YAML file with clusters, users and contexts)',
+    });
+  }
 }
 
 /**

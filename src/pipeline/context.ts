@@ -132,6 +132,8 @@ export function helmFor(ctx: RunContext, target: Target, cluster?: ClusterAccess
     kubeconfig: cluster?.path,
     token: cluster?.token,
     env: target.helmEnv,
+    privateKubeconfig: cluster !== undefined && !ctx.request.kubeconfig,
+    workDir: ctx.workDir,
     signal: ctx.signal,
   });
 }

@@ -31,7 +31,8 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
   const ctx = await openRun(request, deps);
   const { results } = ctx;
   try {
-    const plan = results.planned(makePlan(request, loadDeployConfig(request.configPath)));
+    const config = loadDeployConfig(request.configPath, request.fileRoots);
+    const plan = results.planned(makePlan(request, config));
     const target = await preflight(ctx, plan);
     if (request.mode === 'plan' && !request.kubeconfig && !request.cluster) {
       await renderAll(ctx, target, helmFor(ctx, target));
@@ -45,17 +46,8 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       const rendered = await renderAll(ctx, target, helm, request.mode === 'plan');
       checkCancelled(ctx);
       session = await openSession(ctx, plan, helm, cluster);
-      const { tracker } = session;
-      if (!tracker) return results.finish('planned');
-      const stopWatching = () => void tracker.stop(true);
-      ctx.signal.addEventListener('abort', stopWatching, { once: true });
-      try {
-        checkCancelled(ctx);
-        await releaseInWaves(ctx, plan, rendered, { ...session, tracker });
-      } finally {
-        ctx.signal.removeEventListener('abort', stopWatching);
-        await tracker.stop();
-      }
+      if (request.mode === 'plan') return results.finish('planned');
+      await releaseInWaves(ctx, plan, rendered, session);
       checkCancelled(ctx);
       results.flushWarnings();
       const failed = results.failed();

@@ -19,7 +19,26 @@ import {
 } from './context.js';
 import { verifyReleased } from './verify.js';
 
+/** Releases every wave, then stops the watches; a cancel stops them at once (rollouts end as Cancelled). */
 export async function releaseInWaves(
+  ctx: RunContext,
+  plan: Plan,
+  rendered: Map<string, RenderedService>,
+  session: Session,
+): Promise<void> {
+  const { tracker } = session;
+  if (!tracker) throw new Error('releaseInWaves needs the session of a deploy (with its tracker)');
+  const stopWatching = () => void tracker.stop(true);
+  ctx.signal.addEventListener('abort', stopWatching, { once: true });
+  try {
+    await releaseWaves(ctx, plan, rendered, { ...session, tracker });
+  } finally {
+    ctx.signal.removeEventListener('abort', stopWatching);
+    await tracker.stop();
+  }
+}
+
+async function releaseWaves(
   ctx: RunContext,
   plan: Plan,
   rendered: Map<string, RenderedService>,

@@ -3,9 +3,59 @@
  * world-readable (0644) because it holds only names, tags, digests and results;
  * that is checked, not assumed: a report that contains a masked value is refused.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, mkdirSync, statSync, type Stats, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { inputError } from '../errors.js';
 import type { Report } from '../model.js';
+
+function statOf(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses, before the run starts, a report path that could not be written at the end:
+ * a directory, a file that is not writable, or a place under a file or an unwritable
+ * directory. Missing parent directories are fine: they are created when the report is written.
+ */
+export function checkReportPath(name: string, path: string): void {
+  const file = resolve(path);
+  const st = statOf(file);
+  if (st?.isDirectory()) {
+    throw inputError(`${name} ${path} is a directory`, {
+      hint: `give the path of a file to write the JSON report to, e.g. ${join(path, 'report.json')}`,
+    });
+  }
+  if (st && !writable(file)) {
+    throw inputError(`${name} ${path} is not writable`, {
+      hint: 'give a path this user may write, or make the file writable',
+    });
+  }
+  let dir = dirname(file);
+  while (!statOf(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  if (!statOf(dir)?.isDirectory()) {
+    throw inputError(`${name} ${path} cannot be created: ${dir} is not a directory`, {
+      hint: 'give a report path whose parent is a directory (missing directories are created)',
+    });
+  }
+  if (!st && !writable(dir)) {
+    throw inputError(`${name} ${path} cannot be created: ${dir} is not writable`, {
+      hint: 'give a report path in a directory this user may write',
+    });
+  }
+}
 
 function reportJson(report: Report): string {
   return JSON.stringify(report, null, 2) + '\n';
