@@ -125,6 +125,16 @@ describe('HPA with metrics (metrics-server)', () => {
     return h;
   };
 
+  it('reads an HPA recorded from the stand-in with metrics-server (npm run demo)', () => {
+    const recorded = fixture<V2HorizontalPodAutoscaler>('hpa-metrics');
+    expect(hpaEvaluated(recorded)).toBe(true);
+    expect(hpaAwaitingPodMetrics(recorded)).toBe(false);
+    expect(judgeHpa(recorded, 'order-service', expected)).toEqual({
+      verdict: 'ok',
+      message: 'HPA order-service: 3 replicas (3–20), cpu 12%/70%, memory 29%/80%',
+    });
+  });
+
   it('is ok at minReplicas and says the current and target utilisation of CPU and memory', () => {
     expect(judgeHpa(measured(3, 3, 12, 30), 'order-service', expected)).toEqual({
       verdict: 'ok',
