@@ -4,6 +4,7 @@
 #   etcd                                                     (go.etcd.io/etcd/server/v3 v3.6.16)
 #   kwok                                                     (sigs.k8s.io/kwok v0.8.0)
 #   ecr-registry                                             (ours, on go-containerregistry v0.22.1)
+#   metrics-server                                           (sigs.k8s.io/metrics-server v0.8.0)
 # Versions are pinned by the wrapper modules in ./go/*/go.mod + go.sum. The cache
 # directory name is a hash of those files (and the Go version + flags below), so
 # changing a version builds into a new directory and a fresh clone reuses the old one.
@@ -62,6 +63,11 @@ KUBE_BIN=$BIN
 BIN="$(lc_registry_bin_dir)"
 mkdir -p "$BIN"
 build registry "-s -w" ecr-registry -- .
+# metrics-server (the metrics.k8s.io API, behind the aggregation layer): its own key as well.
+BIN="$(lc_metrics_bin_dir)"
+mkdir -p "$BIN"
+build metrics-server "-s -w -X k8s.io/client-go/pkg/version.gitVersion=v0.8.0" \
+  metrics-server -- sigs.k8s.io/metrics-server/cmd/metrics-server
 BIN=$KUBE_BIN
 
 "$BIN/kube-apiserver" --version >&2

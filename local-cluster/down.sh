@@ -7,8 +7,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 PIDS="$LC_RUN/pids"
 
-# Stop in reverse start order: clients (pod-logs.py, kwok, ...) before the apiserver, then etcd and the AWS harness.
-ORDER=(pod-logs kwok kube-scheduler kube-controller-manager kube-apiserver etcd registry harness)
+# Stop in reverse start order: clients (metrics-server, pod-logs.py, kwok, ...) before the apiserver, then etcd and the AWS harness.
+ORDER=(metrics-server pod-logs kwok kube-scheduler kube-controller-manager kube-apiserver etcd registry harness)
 pgids=()
 for name in "${ORDER[@]}"; do
   f="$PIDS/$name.pid"

@@ -29,6 +29,14 @@ lc_registry_bin_dir() {
         sha256sum | cut -c1-16)"
   echo "$LC_CACHE/registry-$h"
 }
+# metrics-server (go/metrics-server): a key of its own too, so adding or bumping it never
+# rebuilds the Kubernetes binaries.
+lc_metrics_bin_dir() {
+  local h
+  h="$( { go version; cat "$LC_DIR"/go/metrics-server/go.mod "$LC_DIR"/go/metrics-server/go.sum; } |
+        sha256sum | cut -c1-16)"
+  echo "$LC_CACHE/metrics-server-$h"
+}
 
 # A process that has exited but is not yet reaped (a zombie, state Z) is not running.
 # Under a container init or CI runner that does not reap orphans, the stand-in's

@@ -3,7 +3,9 @@
 # kube-scheduler) plus kwok, which simulates the kubelets of a few fake nodes, and the
 # AWS harness (aws/harness.py: moto with a seeded ECR/IAM/EKS, and the apiserver's
 # TokenReview webhook that verifies EKS tokens), so the stand-in is reached the way EKS is.
-# kwok's server is also every node's kubelet endpoint, so `kubectl logs` works (logs/).
+# kwok's server is also every node's kubelet endpoint, so `kubectl logs` works (logs/),
+# and serves simulated resource metrics, which metrics-server (behind the aggregation
+# layer) turns into the metrics.k8s.io API: kubectl top, HPAs (metrics/, up/metrics.sh).
 # Everything listens on 127.0.0.1; state (certs, etcd data, logs, pids, kubeconfig)
 # lives in $LC_RUN. Prints the admin kubeconfig path as the last line of stdout.
 #
@@ -20,6 +22,7 @@ source "$HERE/up/registry.sh"
 source "$HERE/up/apiserver.sh"
 source "$HERE/up/controllers.sh"
 source "$HERE/up/kwok.sh"
+source "$HERE/up/metrics.sh"
 
 REGION="${LOCAL_CLUSTER_REGION:-us-east-1}"
 read -r -a ZONES <<<"${LOCAL_CLUSTER_ZONES:-a b c}" # zone suffixes, appended to the region
@@ -30,6 +33,7 @@ read -r -a ECR_TAGS <<<"${LOCAL_CLUSTER_ECR_TAGS:-v1 v2}" # image tags seeded in
 read -r -a ECR_REPOSITORIES <<<"${LOCAL_CLUSTER_ECR_REPOSITORIES:-}" # extra repositories besides the six services
 POD_READY_DELAY="${POD_READY_DELAY:-2s}" # "2s", "500ms" or plain milliseconds
 CRASHLOOP_DELAY="${CRASHLOOP_DELAY:-3s}"
+METRIC_RESOLUTION="${LOCAL_CLUSTER_METRIC_RESOLUTION:-10s}" # metrics-server's scrape interval (min 10s)
 # The first of the test credentials the harness's webhook knows (aws/credentials.json).
 AWS_TEST_KEY_ID="$(jq -r '.credentials[0].accessKeyId' "$LC_DIR/aws/credentials.json")"
 AWS_TEST_SECRET="$(jq -r '.credentials[0].secretAccessKey' "$LC_DIR/aws/credentials.json")"
@@ -64,20 +68,23 @@ main() {
   start_registry
   start_apiserver
   bind_deployers_to_cluster_admin
-  install_logs_crd
+  install_kwok_crds
+  register_metrics_api
   start_controller_manager
   start_scheduler
   write_kwok_config
-  wait_for "Logs CRD served" kube-apiserver api /apis/kwok.x-k8s.io/v1alpha1/logs
+  wait_for "kwok CRDs served" kube-apiserver kwok_crds_served
   start_kwok
   start_pod_logs
   create_nodes
+  start_metrics_server
 
   wait_for "kube-controller-manager healthy" kube-controller-manager healthz "${PORT[controller_manager]}"
   wait_for "kube-scheduler healthy" kube-scheduler healthz "${PORT[scheduler]}"
   wait_for "$NODES nodes Ready and untainted" kwok ready_nodes
   wait_for "kubelet endpoint (kwok) serving TLS" kwok curl -sS --fail --cacert "$PKI/ca.crt" "https://127.0.0.1:${PORT[kwok]}/healthz"
   wait_for "default ServiceAccount" kube-controller-manager api /api/v1/namespaces/default/serviceaccounts/default
+  wait_for "metrics.k8s.io available (metrics-server)" metrics-server metrics_api_available
   write_env_file
   report
   echo "$KUBECONFIG_ADMIN"
@@ -87,12 +94,12 @@ main() {
 # died, it is stopped and started afresh.
 already_running() {
   if ! { [[ -f $LC_RUN/env ]] && alive kube-apiserver; }; then return 1; fi
-  if alive harness && alive pod-logs && alive registry; then
+  if alive harness && alive pod-logs && alive registry && alive metrics-server; then
     log "already running (state in $LC_RUN); use down.sh to stop"
     log "AWS endpoint: $(sed -n 's/^export AWS_ENDPOINT_URL=//p' "$LC_RUN/env")"
     return 0
   fi
-  log "the AWS harness, pod-logs or the ECR registry has died (see $LOGS/); restarting the stand-in"
+  log "the AWS harness, pod-logs, the ECR registry or metrics-server has died (see $LOGS/); restarting the stand-in"
   return 1
 }
 
@@ -108,6 +115,7 @@ clean_up_stale_state() {
 get_binaries() {
   BIN="$("$HERE/build.sh" | tail -n1)"
   REGISTRY_BIN="$(lc_registry_bin_dir)"
+  METRICS_BIN="$(lc_metrics_bin_dir)"
   bash "$LC_REPO/scripts/moto-env.sh" >&2
   PYTHON="$LC_REPO/.cache/venv/bin/python"
 }
@@ -132,7 +140,7 @@ free_port() {
 }
 pick_ports() {
   local c var p used=" "
-  for c in etcd etcd_peer apiserver controller_manager scheduler kwok harness registry registry_proxy; do
+  for c in etcd etcd_peer apiserver controller_manager scheduler kwok harness registry registry_proxy metrics_server; do
     var="LOCAL_CLUSTER_${c^^}_PORT"
     p="${!var:-}"
     while [[ -z $p || $used == *" $p "* ]]; do p="$(free_port)"; done
@@ -173,6 +181,7 @@ export LOCAL_ECR_PROXY=http://127.0.0.1:${PORT[registry_proxy]}
 export LOCAL_CLUSTER_CA=$PKI/ca.crt
 LOCAL_CLUSTER_REGISTRY_PORT=${PORT[registry]}
 LOCAL_CLUSTER_REGISTRY_PROXY_PORT=${PORT[registry_proxy]}
+LOCAL_CLUSTER_METRICS_SERVER_PORT=${PORT[metrics_server]}
 EOF
 }
 

@@ -41,6 +41,11 @@ const NS = {
 let env: StandInEnv;
 let tmp: string;
 /** Each scenario's starting point, set up at once: first installs mostly wait for the HPA controller. */
+/**
+ * The stand-in serves metrics.k8s.io (metrics-server); the "without a metrics API" scenario
+ * needs a cluster without it, so this file takes the APIService away and puts it back after.
+ */
+let metricsApi: string | undefined;
 let setup: {
   digestsA: Record<'pull' | 'crash' | 'fleet', Record<string, string>>;
   pdb: Awaited<ReturnType<typeof deployCli>>;
@@ -52,6 +57,8 @@ beforeAll(async () => {
   if (!found) throw new Error('the e2e stand-in is not running: run the e2e tests with `npm run test:e2e`');
   env = found;
   tmp = mkdtempSync(join(tmpdir(), 'e2e-rollout-'));
+  metricsApi = kubectl(env, ['get', 'apiservice', 'v1beta1.metrics.k8s.io', '-o', 'json']);
+  kubectl(env, ['delete', 'apiservice', 'v1beta1.metrics.k8s.io']);
   const started = Date.now();
   const [pull, crash, fleet, pdb, metrics] = await Promise.all([
     releaseA(NS.pull, 'pull-a'),
@@ -74,7 +81,19 @@ beforeAll(async () => {
   note(`set-up (3 × release A of six, 2 first installs, side by side) took ${secondsSince(started)}`);
 });
 
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+  if (metricsApi) {
+    const { metadata, spec } = JSON.parse(metricsApi) as { metadata: { name: string }; spec: object };
+    const restored = {
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: { name: metadata.name },
+      spec,
+    };
+    kubectl(env, ['create', '-f', '-'], { input: JSON.stringify(restored) });
+  }
+});
 
 /** What a scenario measured, printed so a run shows the numbers. */
 function note(text: string) {

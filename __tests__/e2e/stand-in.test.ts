@@ -45,15 +45,16 @@ function script(name: 'up.sh' | 'down.sh') {
 function requireBuiltCluster() {
   const dir = spawnSync(
     'bash',
-    ['--norc', '-c', `source "${LC}/lib.sh" && lc_bin_dir && lc_registry_bin_dir`],
+    ['--norc', '-c', `source "${LC}/lib.sh" && lc_bin_dir && lc_registry_bin_dir && lc_metrics_bin_dir`],
     {
       encoding: 'utf8',
     },
   );
-  const [bin, registryBin] = dir.stdout.trim().split('\n');
+  const [bin, registryBin, metricsBin] = dir.stdout.trim().split('\n');
   const missing = [
     ...['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'].map((b) => [bin, b]),
     [registryBin, 'ecr-registry'],
+    [metricsBin, 'metrics-server'],
   ]
     .filter(([d, b]) => !d || !existsSync(join(d, b!)))
     .map(([, b]) => b);
@@ -354,7 +355,8 @@ describe('local EKS stand-in', () => {
     const pids = readdirSync(join(RUN, 'pids')).map((f) =>
       Number(readFileSync(join(RUN, 'pids', f), 'utf8')),
     );
-    expect(pids).toHaveLength(8); // etcd, apiserver, controller-manager, scheduler, kwok, pod-logs, harness, registry
+    // etcd, apiserver, controller-manager, scheduler, kwok, pod-logs, harness, registry, metrics-server
+    expect(pids).toHaveLength(9);
 
     const down = script('down.sh');
 

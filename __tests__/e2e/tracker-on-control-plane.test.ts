@@ -329,7 +329,10 @@ describe('RolloutTracker against the local control plane', () => {
     expect(v.pdb.message).toContain('1 disruption(s) allowed');
     expect(v.spread).toMatchObject({ verdict: 'ok' });
     expect(v.spread.message).toContain('3 ready pods span 3 zone(s)');
-    expect(v.hpa.verdict).toBe('warning');
-    expect(v.hpa.message).toContain('metrics unavailable — is metrics-server installed?');
+    // The stand-in serves metrics.k8s.io (metrics-server over kwok's simulated usage).
+    expect(v.hpa.verdict).toBe('ok');
+    expect(v.hpa.message).toMatch(
+      /^HPA order-service: 3 replicas \(3–10\), cpu \d+%\/70%, memory \d+%\/80%$/,
+    );
   });
 });

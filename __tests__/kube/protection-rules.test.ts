@@ -10,6 +10,7 @@ import type {
 } from '@kubernetes/client-node';
 import {
   judgeHpa,
+  hpaAwaitingPodMetrics,
   hpaEvaluated,
   judgePdb,
   judgeSpread,
@@ -73,6 +74,128 @@ describe('HPA', () => {
     };
     expect(judgeHpa(stuck, 'order-service', expected)).toMatchObject({ verdict: 'error' });
     expect(judgeHpa(undefined, 'order-service', expected).verdict).toBe('error');
+  });
+});
+
+describe('HPA with metrics (metrics-server)', () => {
+  const expected = { min: 3, max: 20, cpu: 70, memory: 80 };
+  const base = fixture<V2HorizontalPodAutoscaler>('hpa-no-metrics');
+  /** The status the HPA controller writes once it reads the metrics API. */
+  const measured = (replicas: number, desired: number, cpu: number, memory: number) => {
+    const h = clone(base);
+    h.spec!.maxReplicas = 20;
+    h.status = {
+      currentReplicas: replicas,
+      desiredReplicas: desired,
+      currentMetrics: [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', current: { averageUtilization: cpu, averageValue: '30m' } },
+        },
+        {
+          type: 'Resource',
+          resource: { name: 'memory', current: { averageUtilization: memory, averageValue: '80530636800m' } },
+        },
+      ],
+      conditions: [
+        {
+          type: 'AbleToScale',
+          status: 'True',
+          reason: 'ReadyForNewScale',
+          message: 'recommended size matches current size',
+        },
+        {
+          type: 'ScalingActive',
+          status: 'True',
+          reason: 'ValidMetricFound',
+          message:
+            'the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)',
+        },
+        {
+          type: 'ScalingLimited',
+          status: replicas <= 3 ? 'True' : 'False',
+          reason: replicas <= 3 ? 'TooFewReplicas' : 'DesiredWithinRange',
+          message:
+            replicas <= 3
+              ? 'the desired replica count is less than the minimum replica count'
+              : 'the desired count is within the acceptable range',
+        },
+      ],
+    } as V2HorizontalPodAutoscaler['status'];
+    return h;
+  };
+
+  it('reads an HPA recorded from the stand-in with metrics-server (npm run demo)', () => {
+    const recorded = fixture<V2HorizontalPodAutoscaler>('hpa-metrics');
+    expect(hpaEvaluated(recorded)).toBe(true);
+    expect(hpaAwaitingPodMetrics(recorded)).toBe(false);
+    expect(judgeHpa(recorded, 'order-service', expected)).toEqual({
+      verdict: 'ok',
+      message: 'HPA order-service: 3 replicas (3–20), cpu 12%/70%, memory 29%/80%',
+    });
+  });
+
+  it('is ok at minReplicas and says the current and target utilisation of CPU and memory', () => {
+    expect(judgeHpa(measured(3, 3, 12, 30), 'order-service', expected)).toEqual({
+      verdict: 'ok',
+      message: 'HPA order-service: 3 replicas (3–20), cpu 12%/70%, memory 30%/80%',
+    });
+  });
+
+  it('above minReplicas says how many replicas now run and why, in the controller words', () => {
+    const c = judgeHpa(measured(5, 5, 67, 30), 'order-service', expected);
+    expect(c.verdict).toBe('ok');
+    expect(c.message).toBe(
+      'HPA order-service: 5 replicas (3–20), cpu 67%/70%, memory 30%/80% — replicas now 5 of 3–20: ' +
+        'the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)',
+    );
+    const scaling = judgeHpa(measured(3, 5, 100, 30), 'order-service', expected);
+    expect(scaling.message).toContain('3 replicas (3–20), cpu 100%/70%, memory 30%/80%, scaling to 5');
+    expect(scaling.message).toContain('replicas now 5 of 3–20');
+  });
+
+  it('warns at maxReplicas when it wants more', () => {
+    const h = measured(20, 20, 95, 30);
+    h.status!.conditions![2] = {
+      type: 'ScalingLimited',
+      status: 'True',
+      reason: 'TooManyReplicas',
+      message: 'the desired replica count is more than the maximum replica count',
+    };
+    const c = judgeHpa(h, 'order-service', expected);
+    expect(c.verdict).toBe('warning');
+    expect(c.message).toContain('20 replicas (3–20), cpu 95%/70%');
+    expect(c.message).toContain('at maxReplicas: the desired replica count is more than the maximum');
+  });
+
+  it('shows an unknown utilisation as ?, and leaves out a resource without a target', () => {
+    const h = measured(3, 3, 12, 30);
+    h.status!.currentMetrics = [h.status!.currentMetrics![1]!];
+    expect(judgeHpa(h, 'order-service', expected).message).toBe(
+      'HPA order-service: 3 replicas (3–20), cpu ?%/70%, memory 30%/80%',
+    );
+    const cpuOnly = { min: 3, max: 20, cpu: 70 };
+    h.spec!.metrics = h.spec!.metrics!.filter((m) => m.resource?.name === 'cpu');
+    expect(judgeHpa(h, 'order-service', cpuOnly).message).toBe(
+      'HPA order-service: 3 replicas (3–20), cpu ?%/70%',
+    );
+  });
+
+  it('tells pods not measured yet (a metrics API without their metrics) from a missing metrics API', () => {
+    const fresh = clone(base);
+    fresh.status!.conditions![1] = {
+      ...fresh.status!.conditions![1]!,
+      message:
+        'the HPA was unable to compute the replica count: failed to get cpu utilization: ' +
+        'did not receive metrics for targeted pods (pods might be unready)',
+    };
+    expect(hpaAwaitingPodMetrics(fresh)).toBe(true);
+    expect(hpaAwaitingPodMetrics(base)).toBe(false);
+    expect(hpaAwaitingPodMetrics(measured(3, 3, 12, 30))).toBe(false);
+    const c = judgeHpa(fresh, 'order-service', { ...expected, max: 10 });
+    expect(c.verdict).toBe('warning');
+    expect(c.message).toContain('no metrics for its pods yet');
+    expect(c.message).not.toContain('is metrics-server installed?');
   });
 });
 

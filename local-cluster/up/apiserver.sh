@@ -9,9 +9,10 @@ start_apiserver() {
     --endpoint-reconciler-type none \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" \
-    --requestheader-client-ca-file "$PKI/ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
     --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
     --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$PKI/front-proxy-client.crt" --proxy-client-key-file "$PKI/front-proxy-client.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
@@ -37,8 +38,16 @@ bind_deployers_to_cluster_admin() {
     -o /dev/null -d @-
 }
 
-# kwok's Logs kind, which pod-logs.py creates per crash-looping pod (see logs/).
-install_logs_crd() {
-  api /apis/apiextensions.k8s.io/v1/customresourcedefinitions -X POST -H 'Content-Type: application/yaml' \
-    -o /dev/null --data-binary @"$HERE/logs/logs-crd.yaml"
+# kwok's Logs kind, which pod-logs.py creates per crash-looping pod (see logs/), and its
+# ResourceUsage kind (a pod's simulated CPU/memory use, see metrics/).
+install_kwok_crds() {
+  local f
+  for f in "$HERE/logs/logs-crd.yaml" "$HERE/metrics/resourceusages-crd.yaml"; do
+    api /apis/apiextensions.k8s.io/v1/customresourcedefinitions -X POST -H 'Content-Type: application/yaml' \
+      -o /dev/null --data-binary @"$f"
+  done
+}
+
+kwok_crds_served() {
+  api /apis/kwok.x-k8s.io/v1alpha1/logs && api /apis/kwok.x-k8s.io/v1alpha1/resourceusages
 }

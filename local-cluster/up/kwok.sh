@@ -11,8 +11,9 @@ to_ms() {
   esac
 }
 
-# kwok's --config ($LC_RUN/stages.yaml): our stages, with the delays filled in, and a
-# ClusterLogs giving every container the healthy log. Container logs: the shipped texts as
+# kwok's --config ($LC_RUN/stages.yaml): our stages, with the delays filled in, a
+# ClusterLogs giving every container the healthy log, and the resource metrics (a Metric
+# serving /metrics/resource, a ClusterResourceUsage giving every container a modest use). Container logs: the shipped texts as
 # CRI log files (time stream tag text, what a kubelet reads), dated now.
 write_kwok_config() {
   local ready_ms crash_ms f
@@ -30,19 +31,25 @@ write_kwok_config() {
     sed "${delays[@]}" "$HERE/stages/pod.yaml"
     echo '---'
     sed -e "s|@LOGS@|$CLOGS|g" "$HERE/logs/cluster-logs.yaml"
+    echo '---'
+    cat "$HERE/metrics/metrics-resource.yaml"
+    echo '---'
+    cat "$HERE/metrics/usage.yaml"
   } >"$LC_RUN/stages.yaml"
 }
 
 # kwok only manages nodes annotated kwok.x-k8s.io/node=fake, with our stage files.
 # --node-port: the kubelet port kwok writes into each node's status.daemonEndpoints; the
 # API server dials the node's ExternalIP (127.0.0.1, see create_nodes) on it.
+# --enable-crds: Logs (pod-logs.py) and ResourceUsage (a pod's own simulated use) are
+# read from the API, so they can change at run time.
 start_kwok() {
   start kwok "$BIN/kwok" --kubeconfig "$LC_RUN/kwok.kubeconfig" --config "$LC_RUN/stages.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --cidr 10.244.0.0/16 --node-lease-duration-seconds 40 \
     --server-address "127.0.0.1:${PORT[kwok]}" --node-port "${PORT[kwok]}" \
     --tls-cert-file "$PKI/kubelet-serving.crt" --tls-private-key-file "$PKI/kubelet-serving.key" \
-    --enable-crds Logs
+    --enable-crds Logs,ResourceUsage
 }
 
 # Gives crash-looping pods their crash log (a kwok Logs object each); see logs/.
@@ -52,7 +59,8 @@ start_pod_logs() {
     --crash-log "$CLOGS/crashloop.log" --app-log "$CLOGS/app.log" --no-previous "$CLOGS/no-previous-container"
 }
 
-# NODES nodes kwok-node-<i>, round-robin over the zones.
+# NODES nodes kwok-node-<i>, round-robin over the zones. metrics-server (>= v0.7) scrapes a
+# node's resource metrics at the path its annotation names: kwok's Metric (metrics/).
 create_nodes() {
   local i
   for ((i = 0; i < NODES; i++)); do
@@ -63,7 +71,11 @@ create_nodes() {
         kind: "Node",
         metadata: {
           name: $name,
-          annotations: {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+          annotations: {
+            "kwok.x-k8s.io/node": "fake",
+            "node.alpha.kubernetes.io/ttl": "0",
+            "metrics.k8s.io/resource-metrics-path": "/metrics/nodes/\($name)/metrics/resource"
+          },
           labels: {
             type: "kwok",
             "kubernetes.io/hostname": $name,

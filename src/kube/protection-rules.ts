@@ -69,6 +69,12 @@ export function judgeHpa(
   }
   const active = condition(conditions, 'ScalingActive');
   if (active?.status === 'False') {
+    if (hpaAwaitingPodMetrics(hpa)) {
+      return {
+        verdict: strict ? 'error' : 'warning',
+        message: `HPA ${name}: no metrics for its pods yet (${active.reason}: ${active.message})`,
+      };
+    }
     if (/^FailedGet.*Metric$/.test(active.reason ?? '')) {
       return {
         verdict: strict ? 'error' : 'warning',
@@ -83,13 +89,56 @@ export function judgeHpa(
       message: `HPA ${name} has not evaluated its metrics yet (the HPA controller syncs every 15s by default)`,
     };
   }
-  return {
-    verdict: 'ok',
-    message:
-      `HPA ${name}: ${expected.min}-${expected.max} replicas` +
-      `${expected.cpu ? `, CPU ${expected.cpu}%` : ''}${expected.memory ? `, memory ${expected.memory}%` : ''}` +
-      `, currently ${hpa.status?.currentReplicas ?? 0}`,
-  };
+  return judgeScaling(hpa, expected);
+}
+
+/**
+ * The metrics API answers but has no metrics for the target's pods yet: new pods are
+ * measured only after their first scrapes (metrics-server needs two for CPU), so right
+ * after a rollout the HPA controller may report this for a sync or two.
+ */
+export function hpaAwaitingPodMetrics(hpa: V2HorizontalPodAutoscaler): boolean {
+  const active = condition(hpa.status?.conditions, 'ScalingActive');
+  return (
+    active?.status === 'False' &&
+    active.reason === 'FailedGetResourceMetric' &&
+    /did not receive metrics for targeted pods|no metrics returned from resource metrics API/.test(
+      active.message ?? '',
+    )
+  );
+}
+
+/** Current average utilisation (percent of requests) of a resource, from the HPA's status. */
+function currentUtilization(hpa: V2HorizontalPodAutoscaler, resource: string): number | undefined {
+  return hpa.status?.currentMetrics?.find((m) => m.type === 'Resource' && m.resource?.name === resource)
+    ?.resource?.current?.averageUtilization;
+}
+
+/**
+ * ScalingActive: the controller reads the metrics. The message says how many replicas
+ * run within the bounds, the current/target utilisation, and, above minReplicas, why
+ * (the controller's own words). At maxReplicas while it wants more, a warning.
+ */
+function judgeScaling(hpa: V2HorizontalPodAutoscaler, expected: ExpectedAutoscaling): Check {
+  const name = hpa.metadata?.name;
+  const replicas = hpa.status?.currentReplicas ?? 0;
+  const desired = hpa.status?.desiredReplicas ?? replicas;
+  const usage = (['cpu', 'memory'] as const)
+    .filter((r) => expected[r] !== undefined)
+    .map((r) => `${r} ${currentUtilization(hpa, r) ?? '?'}%/${expected[r]}%`);
+  let message =
+    `HPA ${name}: ${replicas} replicas (${expected.min}–${expected.max})` +
+    (usage.length ? `, ${usage.join(', ')}` : '') +
+    (desired !== replicas ? `, scaling to ${desired}` : '');
+  const active = condition(hpa.status?.conditions, 'ScalingActive');
+  if (Math.max(replicas, desired) > expected.min && active?.message) {
+    message += ` — replicas now ${Math.max(replicas, desired)} of ${expected.min}–${expected.max}: ${active.message}`;
+  }
+  const limited = condition(hpa.status?.conditions, 'ScalingLimited');
+  if (limited?.status === 'True' && limited.reason === 'TooManyReplicas') {
+    return { verdict: 'warning', message: `${message}; at maxReplicas: ${limited.message}` };
+  }
+  return { verdict: 'ok', message };
 }
 
 export function pdbObserved(pdb: V1PodDisruptionBudget): boolean {

@@ -11,7 +11,6 @@ import {
   type KubeConfig,
   type V1Node,
   type V1PodDisruptionBudget,
-  type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import { apiErrorMessage, httpStatusOf, tokenRefused } from './client.js';
 import { withRetry } from './retry.js';
@@ -20,6 +19,7 @@ import {
   judgePdb,
   judgeSpread,
   hpaEvaluated,
+  hpaAwaitingPodMetrics,
   pdbObserved,
   type Check,
   type ExpectedAutoscaling,
@@ -54,6 +54,11 @@ export interface Verification {
 const REREAD_MS = 500;
 /** How long to wait for the HPA controller to evaluate the metrics (it syncs every 15s). */
 const HPA_WAIT_MS = 20_000;
+/**
+ * How long to wait, when the metrics API answers but has not measured the new pods yet
+ * (metrics-server scrapes every 15s by default and needs two scrapes for CPU).
+ */
+const POD_METRICS_WAIT_MS = 60_000;
 /** How long to wait for the disruption controller to observe the PDB. */
 const PDB_WAIT_MS = 10_000;
 
@@ -111,14 +116,14 @@ async function verifyHpa(req: VerifyRequest): Promise<Check> {
   if (!expected.autoscaling) return { verdict: 'skipped', message: 'autoscaling is not enabled' };
   const api = kc.makeApiClient(AutoscalingV2Api);
   try {
-    const hpa = await readUntil<V2HorizontalPodAutoscaler | undefined>(
-      () =>
-        orMissing(req, `HorizontalPodAutoscaler ${service}`, () =>
-          api.readNamespacedHorizontalPodAutoscaler({ name: service, namespace }),
-        ),
-      (h) => !h || hpaEvaluated(h),
-      HPA_WAIT_MS,
-    );
+    const read = () =>
+      orMissing(req, `HorizontalPodAutoscaler ${service}`, () =>
+        api.readNamespacedHorizontalPodAutoscaler({ name: service, namespace }),
+      );
+    let hpa = await readUntil(read, (h) => !h || hpaEvaluated(h), HPA_WAIT_MS);
+    if (hpa && hpaAwaitingPodMetrics(hpa)) {
+      hpa = await readUntil(read, (h) => !h || !hpaAwaitingPodMetrics(h), POD_METRICS_WAIT_MS);
+    }
     return judgeHpa(hpa, service, expected.autoscaling, req.strict);
   } catch (err) {
     return notChecked(req, `HorizontalPodAutoscaler ${service}`, err);
