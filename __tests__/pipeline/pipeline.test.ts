@@ -14,6 +14,13 @@ import {
   GetAuthorizationTokenCommand,
 } from '@aws-sdk/client-ecr';
 import { DescribeClusterCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import {
+  GetOpenIDConnectProviderCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListOpenIDConnectProvidersCommand,
+  NoSuchEntityException,
+} from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsClients } from '../../src/aws/clients.js';
 import { runPipeline } from '../../src/pipeline/index.js';
@@ -30,6 +37,9 @@ import { SERVICES as ALL_SERVICES } from '../../scripts/stand-in.mjs';
 const SERVICES = [...ALL_SERVICES.filter((s) => s !== 'api-gateway'), 'api-gateway'];
 const HELM = process.env.HELM_BIN ?? resolve('.cache/tools/helm4/helm');
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+const ISSUER = 'https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE';
+const ISSUER_HOST_PATH = ISSUER.slice('https://'.length);
+const PROVIDER_ARN = `arn:aws:iam::123456789012:oidc-provider/${ISSUER_HOST_PATH}`;
 const digestOf = (repo: string) => `sha256:${Buffer.from(repo).toString('hex').padEnd(64, '0').slice(0, 64)}`;
 
 /** `helm list` answering that every service is deployed at `revision`. */
@@ -148,10 +158,79 @@ function eksWith(status: 'ACTIVE' | 'CREATING' | 'missing') {
         endpoint: 'https://127.0.0.1:6443',
         certificateAuthority: { data: Buffer.from('not a real CA').toString('base64') },
         version: '1.35',
+        identity: { oidc: { issuer: ISSUER } },
       },
     });
   }
   return eks;
+}
+
+/** A role's trust as IAM stores it for IRSA; `sub` and `issuer` can be made wrong. */
+function webIdentityTrust(service: string, over: { sub?: string; issuer?: string; op?: string } = {}) {
+  const hp = (over.issuer ?? ISSUER).replace('https://', '');
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::123456789012:oidc-provider/${hp}` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: {
+          [over.op ?? 'StringEquals']: {
+            [`${hp}:sub`]: over.sub ?? `system:serviceaccount:production:${service}`,
+            [`${hp}:aud`]: 'sts.amazonaws.com',
+          },
+        },
+      },
+    ],
+  };
+}
+
+interface IamState {
+  /** Role name -> trust policy (as JSON); a missing name is a missing role. */
+  roles: Map<string, object>;
+  provider: boolean;
+  denied?: boolean;
+}
+
+/** IAM with the provider registered and every `<service>-role` trusting its ServiceAccount. */
+function iamWith(change: (state: IamState) => void = () => {}) {
+  const state: IamState = {
+    roles: new Map(SERVICES.map((s) => [`${s}-role`, webIdentityTrust(s)])),
+    provider: true,
+  };
+  change(state);
+  const iam = new IAMClient({ region: 'us-east-1' });
+  const mock = mockClient(iam);
+  const denied = () =>
+    Object.assign(new Error('User is not authorized to perform: iam:GetRole'), { name: 'AccessDenied' });
+  mock.on(ListOpenIDConnectProvidersCommand).callsFake(() => {
+    if (state.denied) throw denied();
+    return { OpenIDConnectProviderList: state.provider ? [{ Arn: PROVIDER_ARN }] : [] };
+  });
+  mock.on(GetOpenIDConnectProviderCommand).callsFake((input: { OpenIDConnectProviderArn: string }) => {
+    if (!state.provider || input.OpenIDConnectProviderArn !== PROVIDER_ARN)
+      throw new NoSuchEntityException({ message: 'OpenIDConnect Provider not found', $metadata: {} });
+    return { Url: ISSUER_HOST_PATH, ClientIDList: ['sts.amazonaws.com'] };
+  });
+  mock.on(GetRoleCommand).callsFake((input: { RoleName: string }) => {
+    if (state.denied) throw denied();
+    const trust = state.roles.get(input.RoleName);
+    if (!trust)
+      throw new NoSuchEntityException({ message: `Role ${input.RoleName} not found`, $metadata: {} });
+    // IAM returns the document URL-encoded.
+    return {
+      Role: {
+        RoleName: input.RoleName,
+        Arn: `arn:aws:iam::123456789012:role/${input.RoleName}`,
+        Path: '/',
+        RoleId: 'AROAEXAMPLE',
+        CreateDate: new Date(),
+        AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(trust)),
+      },
+    };
+  });
+  return { iam, mock };
 }
 
 /** The Kubernetes API side: every rollout ready unless `failing` names the service. */
@@ -195,9 +274,11 @@ function setup(
     cluster?: ClusterAnswer;
     present?: (repo: string, tag: string) => boolean;
     eks?: 'ACTIVE' | 'CREATING' | 'missing';
+    iam?: (state: IamState) => void;
   } = {},
 ) {
   const r = runner(opts.cluster);
+  const { iam } = iamWith(opts.iam);
   const { ecr } = ecrWith(opts.present ?? (() => true));
   const eks = eksWith(opts.eks ?? 'ACTIVE');
   const out = new MemoryOutput();
@@ -206,7 +287,7 @@ function setup(
     kube: k.kube,
     out,
     run: r.run,
-    awsClients: () => ({ ecr, eks }),
+    awsClients: () => ({ ecr, eks, iam }),
     tokenCommand: { command: process.execPath, args: ['dist/cli.js', 'token'] },
     tempDir: tmpdir(),
     pathEnv: '',
@@ -583,6 +664,108 @@ describe('bad input stops with exit 2 before anything changes', () => {
   });
 });
 
+describe('IRSA: every service account can assume its IAM role, or nothing changes', () => {
+  async function refused(iam: (state: IamState) => void, message: RegExp) {
+    const t = setup({ iam });
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error!.message).toMatch(message);
+    expect(t.changes()).toEqual([]);
+    expect(t.locks).toEqual([]); // stopped before the lease too
+    return report.error!.message;
+  }
+
+  it('passes when each role trusts its ServiceAccount through the cluster provider', async () => {
+    const t = setup();
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(0);
+    expect(t.out.text()).toContain(
+      'order-service: IRSA: ServiceAccount order-service can assume arn:aws:iam::123456789012:role/order-service-role',
+    );
+  });
+
+  it('refuses a trust for another service account, saying what it allows and what it must', async () => {
+    const message = await refused(
+      (s) =>
+        s.roles.set(
+          'order-service-role',
+          webIdentityTrust('order-service', { sub: 'system:serviceaccount:staging:order-service' }),
+        ),
+      /order-service: role arn:aws:iam::123456789012:role\/order-service-role: its trust policy does not let ServiceAccount production\/order-service assume it/,
+    );
+    expect(message).toContain('It allows: statement 1: Allow sts:AssumeRoleWithWebIdentity');
+    expect(message).toContain('"system:serviceaccount:staging:order-service"');
+    expect(message).toContain(
+      `It must allow: Allow sts:AssumeRoleWithWebIdentity for Federated ${PROVIDER_ARN}`,
+    );
+    expect(message).toContain('"system:serviceaccount:production:order-service"');
+    expect(message).toContain('update-assume-role-policy --role-name order-service-role');
+  });
+
+  it("refuses a trust for another cluster's issuer", () =>
+    refused(
+      (s) =>
+        s.roles.set(
+          'payment-service-role',
+          webIdentityTrust('payment-service', {
+            issuer: 'https://oidc.eks.us-east-1.amazonaws.com/id/OTHERCLUSTER',
+          }),
+        ),
+      /payment-service: role .*payment-service-role: its trust policy does not let .*It allows: .*id\/OTHERCLUSTER.*It must allow: .*EXAMPLED539D4633E53DE1B71EXAMPLE/s,
+    ));
+
+  it("refuses when the cluster's OIDC provider is not registered in IAM, for every service", async () => {
+    const message = await refused((s) => (s.provider = false), /6 services could not assume their IAM role/);
+    expect(message).toContain(
+      `user-service: role arn:aws:iam::123456789012:role/user-service-role: the cluster's OIDC provider ${PROVIDER_ARN} is not registered in IAM`,
+    );
+    expect(message).toContain('associate-iam-oidc-provider --cluster shop');
+  });
+
+  it('refuses a role that does not exist', () =>
+    refused(
+      (s) => s.roles.delete('notification-service-role'),
+      /notification-service: role arn:aws:iam::123456789012:role\/notification-service-role \(for ServiceAccount production\/notification-service\) does not exist/,
+    ));
+
+  it('accepts a StringLike wildcard that covers the service account', async () => {
+    const t = setup({
+      iam: (s) =>
+        s.roles.set(
+          'user-service-role',
+          webIdentityTrust('user-service', {
+            op: 'StringLike',
+            sub: 'system:serviceaccount:prod*:user-?ervice',
+          }),
+        ),
+    });
+    expect(exitCodeOf(await runPipeline(request(), t.deps))).toBe(0);
+  });
+
+  it('warns that the check was skipped when IAM denies access, and deploys', async () => {
+    const t = setup({ iam: (s) => (s.denied = true) });
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(0);
+    expect(report.warnings.join('\n')).toMatch(
+      /IRSA check skipped: no permission to read IAM \(AccessDenied\)/,
+    );
+    expect(report.warnings[0]).toMatch(/^user-service, product-service, .*api-gateway: /);
+  });
+
+  it('is not run with a plain kubeconfig (no EKS cluster, no issuer)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    writeFileSync(join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
+    const t = setup({ iam: (s) => (s.provider = false) });
+    const report = await runPipeline(
+      request({ cluster: undefined, region: 'us-east-1', kubeconfig: join(dir, 'kubeconfig') }),
+      t.deps,
+    );
+    expect(report.error?.message).toBeUndefined();
+    expect(exitCodeOf(report)).toBe(0);
+    expect(t.out.text()).not.toContain('IRSA');
+  });
+});
+
 describe('the namespace lease and releases a dead run left pending', () => {
   it('holds the lease for the run, recovers a pending-upgrade to its last deployed revision, then deploys', async () => {
     let lists = 0;
@@ -752,8 +935,8 @@ describe('a chart from ECR (OCI)', () => {
       });
       return ecr;
     };
-    const eks = t.deps.awsClients('us-east-1').eks;
-    t.deps.awsClients = (region) => ({ ecr: ecrFor(region), eks });
+    const { eks, iam } = t.deps.awsClients('us-east-1');
+    t.deps.awsClients = (region) => ({ ecr: ecrFor(region), eks, iam });
     const { run, seen } = ociRunner(chart);
     t.deps.run = run;
 

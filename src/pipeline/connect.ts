@@ -51,7 +51,7 @@ export async function connect(ctx: RunContext): Promise<ClusterAccess> {
   const token = credentials
     ? eksTokenSource({ clusterName: name, region, credentials, onToken: (t) => out.setSecret(t) })
     : undefined;
-  return { ...kubeconfig, token };
+  return { ...kubeconfig, token, eks: cluster };
 }
 
 /**

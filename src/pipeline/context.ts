@@ -5,7 +5,9 @@
  */
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { EksCluster } from '../aws/eks.js';
 import type { EksTokenSource } from '../aws/token.js';
 import type { SupportedHelm } from '../helm/binary.js';
 import { Helm, type ReleaseInfo, type RenderParams } from '../helm/helm.js';
@@ -25,6 +27,8 @@ export interface PipelineDeps {
   awsClients: (region: string) => {
     ecr: ECRClient;
     eks: EKSClient;
+    /** Read-only: the IRSA check (roles' trust policies, the cluster's OIDC provider). */
+    iam: IAMClient;
     /**
      * The identity the clients sign with. When given, helm's EKS tokens are minted in
      * this process from it (one Node process less per helm command); without it
@@ -110,6 +114,8 @@ export interface RenderedService {
 export interface ClusterAccess {
   path: string;
   token?: EksTokenSource;
+  /** The EKS cluster, as DescribeCluster showed it (absent with a plain kubeconfig). */
+  eks?: EksCluster;
   dispose(): Promise<void>;
 }
 

@@ -2,7 +2,7 @@
  * The pipeline, top to bottom. Both front doors (src/action.ts, src/cli.ts) build a
  * DeployRequest and call runPipeline; each stage has a file of its own here.
  *
- * Nothing in the cluster changes before `releaseInWaves`: every input and preflight
+ * Nothing in the cluster changes before `releaseInWaves`: every input and preflight (IRSA included)
  * error ends the run with exit code 2 and an untouched cluster.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,6 +22,7 @@ import {
   type RunContext,
   type Session,
 } from './context.js';
+import { irsaPreflight } from './irsa.js';
 import { preflight } from './preflight.js';
 import { renderAll } from './render.js';
 import { releaseInWaves } from './release.js';
@@ -43,6 +44,7 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
     try {
       const helm = helmFor(ctx, target, cluster);
       const rendered = await renderAll(ctx, target, helm, request.mode === 'plan');
+      await irsaPreflight(ctx, plan, rendered, cluster);
       checkCancelled(ctx);
       session = await openSession(ctx, plan, helm, cluster);
       const { tracker } = session;
