@@ -27,6 +27,7 @@ describe('expectations read from a rendered service', () => {
         roleArn: 'arn:aws:iam::123456789012:role/order-service-role',
       },
       service: { type: 'ClusterIP', ports: [3000] },
+      image: expect.stringMatching(/order-service/),
       probes: {
         startupProbe: expect.objectContaining({ httpGet: { path: '/health/live', port: 'http' } }),
         livenessProbe: expect.objectContaining({

@@ -27,6 +27,8 @@ import { runPipeline } from '../../src/pipeline/index.js';
 import type { KubeAccess, PipelineDeps } from '../../src/pipeline/context.js';
 import { exitCodeOf } from '../../src/report/recorder.js';
 import type { RolloutOutcome, TrackRequest } from '../../src/kube/tracker.js';
+import type { LiveService } from '../../src/kube/checklist-rules.js';
+import { summaryText } from '../../src/report/summary.js';
 import { inputError, preflightError } from '../../src/errors.js';
 import { execRunner, type Runner, type RunResult } from '../../src/runner.js';
 import { MemoryOutput } from '../memory-output.js';
@@ -233,8 +235,78 @@ function iamWith(change: (state: IamState) => void = () => {}) {
   return { iam, mock };
 }
 
+const probe = (
+  path: string,
+  initialDelaySeconds: number,
+  periodSeconds: number,
+  failureThreshold: number,
+) => ({
+  httpGet: { path, port: 'http', scheme: 'HTTP' },
+  initialDelaySeconds,
+  periodSeconds,
+  timeoutSeconds: 1,
+  successThreshold: 1,
+  failureThreshold,
+});
+
+/** A service as the API server shows it after a good deploy of the production values at `digestOf(service)`. */
+function healthy(service: string, change: (s: LiveService) => void = () => {}): LiveService {
+  const image = `${REGISTRY}/${service}@${digestOf(service)}`;
+  const pod = (i: number) => ({
+    metadata: { name: `${service}-abc-${i}` },
+    spec: { containers: [{ name: service, image }] },
+    status: {
+      phase: 'Running',
+      containerStatuses: [{ name: service, ready: true, restartCount: 0, image, imageID: '' }],
+    },
+  });
+  const state: LiveService = {
+    deployment: {
+      metadata: { name: service, generation: 2 },
+      spec: {
+        replicas: 3,
+        selector: {},
+        template: {
+          spec: {
+            containers: [
+              {
+                name: service,
+                image,
+                startupProbe: probe('/health/live', 0, 5, 30),
+                livenessProbe: probe('/health/live', 10, 15, 3),
+                readinessProbe: probe('/health/ready', 5, 10, 3),
+              },
+            ],
+          },
+        },
+      },
+      status: {
+        observedGeneration: 2,
+        replicas: 3,
+        availableReplicas: 3,
+        updatedReplicas: 3,
+        conditions: [{ type: 'Available', status: 'True' }],
+      },
+    },
+    pods: [pod(1), pod(2), pod(3)] as LiveService['pods'],
+    service: { spec: { type: 'ClusterIP', ports: [{ port: 3000 }] } },
+    endpointSlices: [
+      {
+        addressType: 'IPv4',
+        endpoints: [1, 2, 3].map((i) => ({ addresses: [`10.0.0.${i}`], conditions: { ready: true } })),
+      },
+    ],
+    unhealthyEvents: [],
+  };
+  change(state);
+  return state;
+}
+
 /** The Kubernetes API side: every rollout ready unless `failing` names the service. */
-function fakeKube(failing: Record<string, Partial<RolloutOutcome>> = {}) {
+function fakeKube(
+  failing: Record<string, Partial<RolloutOutcome>> = {},
+  live: Record<string, LiveService> = {},
+) {
   const tracked: TrackRequest[] = [];
   const locks: string[] = [];
   const kube: KubeAccess = {
@@ -264,6 +336,7 @@ function fakeKube(failing: Record<string, Partial<RolloutOutcome>> = {}) {
       pdb: { verdict: 'ok', message: '1 disruption allowed' },
       spread: { verdict: 'ok', message: '3 zones' },
     }),
+    live: () => async (_namespace, service) => live[service] ?? healthy(service),
   };
   return { kube, tracked, locks };
 }
@@ -275,6 +348,7 @@ function setup(
     present?: (repo: string, tag: string) => boolean;
     eks?: 'ACTIVE' | 'CREATING' | 'missing';
     iam?: (state: IamState) => void;
+    live?: Record<string, LiveService>;
   } = {},
 ) {
   const r = runner(opts.cluster);
@@ -282,7 +356,7 @@ function setup(
   const { ecr } = ecrWith(opts.present ?? (() => true));
   const eks = eksWith(opts.eks ?? 'ACTIVE');
   const out = new MemoryOutput();
-  const k = fakeKube(opts.failing);
+  const k = fakeKube(opts.failing, opts.live);
   const deps: PipelineDeps = {
     kube: k.kube,
     out,
@@ -766,6 +840,85 @@ describe('IRSA: every service account can assume its IAM role, or nothing change
   });
 });
 
+describe('verify: the checklist against the live services, read-only', () => {
+  const CHECKS = [
+    'renders',
+    'deployment',
+    'image',
+    'pods',
+    'hpa',
+    'pdb',
+    'service',
+    'probes',
+    'spread',
+    'irsa',
+  ];
+
+  it('one row per check per service, all ok: exit 0, nothing changed, no lease', async () => {
+    const t = setup();
+    const report = await runPipeline(request({ mode: 'verify' }), t.deps);
+    expect(report.error).toBeUndefined();
+    expect(exitCodeOf(report)).toBe(0);
+    expect(report.checks!.map((c) => [c.service, c.check])).toEqual(
+      SERVICES.flatMap((s) => CHECKS.map((c) => [s, c])),
+    );
+    expect(report.checks!.filter((c) => c.status !== 'ok')).toEqual([]);
+    expect(report.services.every((s) => s.status === 'verified')).toBe(true);
+    expect(t.changes()).toEqual([]);
+    expect(t.locks).toEqual([]);
+    const text = summaryText(report);
+    expect(text).toContain('Verified 6 services: every check passed');
+    expect(text).toMatch(/order-service +image +ok +at sha256:/);
+  });
+
+  it('a Deployment at another digest, a pod not ready and a changed probe fail their rows: exit 1', async () => {
+    const t = setup({
+      live: {
+        'order-service': healthy('order-service', (s) => {
+          s.deployment!.spec!.template.spec!.containers[0]!.image = `${REGISTRY}/order-service@sha256:${'f'.repeat(64)}`;
+        }),
+        'user-service': healthy('user-service', (s) => {
+          s.pods[0]!.status!.containerStatuses![0]!.ready = false;
+          s.pods[1]!.status!.containerStatuses![0]!.restartCount = 2;
+        }),
+        'payment-service': healthy('payment-service', (s) => {
+          s.deployment!.spec!.template.spec!.containers[0]!.readinessProbe!.periodSeconds = 30;
+        }),
+      },
+    });
+    const report = await runPipeline(request({ mode: 'verify' }), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    const failed = report.checks!.filter((c) => c.status === 'failed');
+    expect(failed.map((c) => `${c.service} ${c.check}`)).toEqual([
+      'user-service pods',
+      'order-service image',
+      'payment-service probes',
+    ]);
+    expect(failed[0]!.message).toBe(
+      '2/3 pods with every container ready, 2 restarts; not ready: user-service-abc-1 0/1 (Running)',
+    );
+    expect(failed[2]!.message).toBe('readinessProbe periodSeconds is 30, the chart says 10');
+    expect(failed[1]!.message).toBe(
+      `the Deployment runs ${REGISTRY}/order-service@sha256:${'f'.repeat(64)}, expected ${REGISTRY}/order-service@${digestOf('order-service')}`,
+    );
+    expect(report.services.find((s) => s.service === 'order-service')!.status).toBe('failed');
+    expect(summaryText(report)).toContain('Verify: 3 checks failed for 6 services');
+  });
+
+  it('an IRSA trust that does not fit is a failed row, not a refusal', async () => {
+    const t = setup({ iam: (s) => s.roles.delete('api-gateway-role') });
+    const report = await runPipeline(request({ mode: 'verify' }), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    expect(report.checks!.filter((c) => c.status === 'failed')).toEqual([
+      expect.objectContaining({
+        service: 'api-gateway',
+        check: 'irsa',
+        message: expect.stringContaining('does not exist'),
+      }),
+    ]);
+  });
+});
+
 describe('the namespace lease and releases a dead run left pending', () => {
   it('holds the lease for the run, recovers a pending-upgrade to its last deployed revision, then deploys', async () => {
     let lists = 0;
@@ -986,6 +1139,7 @@ describe('a cancelled run (SIGINT/SIGTERM)', () => {
     t.deps.signal = controller.signal;
     t.deps.kube = {
       lock: fakeKube().kube.lock,
+      live: fakeKube().kube.live,
       tracker: async () => ({
         // Every rollout is still in progress when the signal comes.
         track: (req) =>

@@ -474,7 +474,7 @@ def seed(endpoint: str, args):
         }
     )
     # IRSA: the cluster's OIDC provider, and each service's role trusting the chart's
-    # ServiceAccount (named after the release) in the namespace deploy.yaml deploys to.
+    # ServiceAccount (named after the release) in deploy.yaml's namespace (and the test ones).
     issuer = oidc_issuer(args.region, args.cluster_name)
     iam.create_open_id_connect_provider(
         Url=issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
@@ -482,7 +482,7 @@ def seed(endpoint: str, args):
     for service in SERVICES:
         iam.create_role(
             RoleName=f"{service}-role",
-            AssumeRolePolicyDocument=json.dumps(web_identity_trust(issuer, "production", service)),
+            AssumeRolePolicyDocument=json.dumps(web_identity_trust(issuer, TRUSTED_NAMESPACES, service)),
         )
     iam.create_role(RoleName="eks-cluster-role", AssumeRolePolicyDocument=trust)
     eks.create_cluster(
@@ -506,8 +506,12 @@ def oidc_issuer(region: str, cluster_name: str) -> str:
     return f"https://oidc.eks.{region}.amazonaws.com/id/" + hashlib.sha256(cluster_name.encode()).hexdigest()[:32].upper()
 
 
-def web_identity_trust(issuer: str, namespace: str, service_account: str) -> dict:
-    """The trust policy an IRSA role needs (what eksctl and the AWS docs write)."""
+# deploy.yaml's namespace, and the ones the e2e tests and benchmarks deploy the same values to.
+TRUSTED_NAMESPACES = ["production", "e2e-*", "bench-*"]
+
+
+def web_identity_trust(issuer: str, namespaces: list[str], service_account: str) -> dict:
+    """The trust policy an IRSA role needs (what eksctl and the AWS docs write), for these namespaces."""
     host_path = issuer.removeprefix("https://")
     return {
         "Version": "2012-10-17",
@@ -517,10 +521,10 @@ def web_identity_trust(issuer: str, namespace: str, service_account: str) -> dic
                 "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host_path}"},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {
-                        f"{host_path}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                        f"{host_path}:aud": "sts.amazonaws.com",
-                    }
+                    "StringLike": {
+                        f"{host_path}:sub": [f"system:serviceaccount:{ns}:{service_account}" for ns in namespaces],
+                    },
+                    "StringEquals": {f"{host_path}:aud": "sts.amazonaws.com"},
                 },
             }
         ],

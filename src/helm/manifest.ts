@@ -18,10 +18,12 @@ export interface RenderedExpectations {
   service?: { type: string; ports: number[] };
   /** The first container's probes, as rendered (compared with the live Deployment's by `verify`). */
   probes?: Partial<Record<ProbeKind, object>>;
+  /** The first container's image, as rendered (repository@digest when deployed by digest). */
+  image?: string;
 }
 
-type ProbeKind = 'startupProbe' | 'livenessProbe' | 'readinessProbe';
-const PROBE_KINDS: ProbeKind[] = ['startupProbe', 'livenessProbe', 'readinessProbe'];
+export type ProbeKind = 'startupProbe' | 'livenessProbe' | 'readinessProbe';
+export const PROBE_KINDS: ProbeKind[] = ['startupProbe', 'livenessProbe', 'readinessProbe'];
 export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
 
 interface K8sObject {
@@ -45,6 +47,7 @@ export function readExpectations(manifest: string): RenderedExpectations {
     ?.spec?.containers;
   const container = containers?.[0];
   if (container) {
+    result.image = container.image as unknown as string;
     result.probes = Object.fromEntries(PROBE_KINDS.filter((k) => container[k]).map((k) => [k, container[k]]));
   }
   const sa = of('ServiceAccount');

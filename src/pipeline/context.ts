@@ -12,6 +12,7 @@ import type { EksTokenSource } from '../aws/token.js';
 import type { SupportedHelm } from '../helm/binary.js';
 import { Helm, type ReleaseInfo, type RenderParams } from '../helm/helm.js';
 import type { RenderedExpectations } from '../helm/manifest.js';
+import type { LiveService } from '../kube/checklist-rules.js';
 import type { LockOptions, RunLock } from '../kube/lease.js';
 import type { RolloutOutcome, TrackRequest } from '../kube/tracker.js';
 import type { Verification, VerifyRequest } from '../kube/verify.js';
@@ -62,6 +63,8 @@ export interface KubeAccess {
   lock(kubeconfig: string, opts: LockOptions): Promise<RunLock>;
   tracker(kubeconfig: string, namespace: string, out: Output): Promise<Tracker>;
   verifier(kubeconfig: string): Verifier;
+  /** `verify`: what one service looks like live. */
+  live(kubeconfig: string): (namespace: string, service: string) => Promise<LiveService>;
 }
 
 /** One run: created before the first stage, closed after the last. */

@@ -22,6 +22,7 @@ import {
   type RunContext,
   type Session,
 } from './context.js';
+import { runChecklist } from './checklist.js';
 import { irsaPreflight } from './irsa.js';
 import { preflight } from './preflight.js';
 import { renderAll } from './render.js';
@@ -34,6 +35,7 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
   try {
     const plan = results.planned(makePlan(request, loadDeployConfig(request.configPath)));
     const target = await preflight(ctx, plan);
+    if (request.mode === 'verify') return await runChecklist(ctx, target);
     if (request.mode === 'plan' && !request.kubeconfig && !request.cluster) {
       await renderAll(ctx, target, helmFor(ctx, target));
       return results.finish('planned');

@@ -29,7 +29,7 @@ import { ROLE_ARN_ANNOTATION } from '../helm/manifest.js';
 import type { Plan } from '../model.js';
 import type { ClusterAccess, RenderedService, RunContext } from './context.js';
 
-interface IrsaCheck {
+export interface IrsaCheck {
   service: string;
   /** The role ARN the ServiceAccount is annotated with. */
   role?: string;
@@ -77,7 +77,7 @@ export async function irsaPreflight(
 }
 
 /** One result per planned service; throws only for IAM failures other than access denied. */
-async function checkIrsa(
+export async function checkIrsa(
   ctx: RunContext,
   plan: Plan,
   rendered: Map<string, RenderedService>,
