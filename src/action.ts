@@ -104,11 +104,27 @@ function helmSourceInput(): HelmSource {
   });
 }
 
+/** `mode` (deploy | verify), and dry-run, which makes a plan. */
+function modeInput(): DeployRequest['mode'] {
+  const mode = (core.getInput('mode') || 'deploy').trim().toLowerCase();
+  if (mode !== 'deploy' && mode !== 'verify') {
+    throw inputError(`mode must be deploy or verify, got "${core.getInput('mode')}"`, {
+      hint: 'deploy releases the services; verify checks the live services (read-only); for a plan set dry-run: true',
+    });
+  }
+  const dryRun = booleanInput('dry-run', false);
+  if (dryRun && mode === 'verify') {
+    throw inputError('dry-run applies to mode deploy only', {
+      hint: 'verify changes nothing already: leave dry-run false',
+    });
+  }
+  return dryRun ? 'plan' : mode;
+}
+
 function requestFromInputs(helmSource: HelmSource): DeployRequest {
   const get = (name: string) => core.getInput(name);
-  const dryRun = booleanInput('dry-run', false);
   return buildRequest({
-    mode: dryRun ? 'plan' : 'deploy',
+    mode: modeInput(),
     config: get('config'),
     // Empty means the default, "all" (as action.yml says).
     services: get('services') || undefined,
@@ -188,7 +204,11 @@ async function publish(report: Report, request: DeployRequest, out: ActionOutput
 }
 
 function failedServices(report: Report): string {
-  if (report.result === 'cancelled') return `deploy cancelled by ${report.cancelledBy}`;
+  if (report.result === 'cancelled') return `${report.mode} cancelled by ${report.cancelledBy}`;
+  if (report.mode === 'verify') {
+    const failed = (report.checks ?? []).filter((c) => c.status === 'failed');
+    return `verify failed: ${failed.map((c) => `${c.service} ${c.check}`).join(', ')}`;
+  }
   const failed = report.services.filter((r) => r.status === 'failed' || r.status === 'rolled-back');
   return `deploy failed: ${failed.map((r) => `${r.service} (${r.reason ?? r.status})`).join(', ') || 'see the log above'}`;
 }
@@ -212,7 +232,7 @@ export async function run(): Promise<void> {
     const request = requestFromInputs(helmSource);
     // The kubeconfig's exec plugin runs dist/cli.js beside this bundle to mint EKS tokens.
     const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
-    if (request.mode === 'deploy' && request.cluster && !existsSync(cli)) {
+    if (request.mode !== 'plan' && request.cluster && !existsSync(cli)) {
       throw preflightError(`${cli} is missing, so kubectl and helm could not get an EKS token`, {
         hint: 'the action is incomplete: rebuild dist/ with `npm run bundle` and commit it',
       });

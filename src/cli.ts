@@ -172,7 +172,7 @@ function addRequestOptions(cmd: Command): Command {
 
 /** argv options -> DeployRequest; the env is read here and nowhere below. */
 export async function requestFromOptions(
-  mode: 'deploy' | 'plan',
+  mode: DeployRequest['mode'],
   o: RequestOptions,
   deps: CliDeps,
   out: ConsoleOutput,
@@ -233,7 +233,7 @@ export async function requestFromOptions(
   });
 }
 
-async function deployOrPlan(mode: 'deploy' | 'plan', o: RequestOptions, deps: CliDeps): Promise<number> {
+async function deployOrPlan(mode: DeployRequest['mode'], o: RequestOptions, deps: CliDeps): Promise<number> {
   const out = new ConsoleOutput({
     write: deps.stderr,
     color: wantsColor(deps.stdoutIsTTY, deps.env),
@@ -273,6 +273,16 @@ export function buildProgram(deps: CliDeps, done: (exitCode: number) => void): C
       '\nWithout --region/--cluster, the plan checks images in ECR only when AWS_REGION (or AWS_DEFAULT_REGION)\nand credentials are configured; otherwise it skips the check and says so.',
     )
     .action(async (o: RequestOptions) => done(await deployOrPlan('plan', o, deps)));
+
+  addRequestOptions(program.command('verify'))
+    .description(
+      'check the live services against the checklist (read-only): renders, image digest, pods, HPA, PDB, Service, probes, zone spread, IRSA',
+    )
+    .addHelpText(
+      'after',
+      '\nOne row per check per service (ok / warning / failed); exit 1 when a check fails, 2 for bad input or preflight.\nThe expected image is the digest ECR resolves --tag to, as deploy would release it.',
+    )
+    .action(async (o: RequestOptions) => done(await deployOrPlan('verify', o, deps)));
 
   program
     .command('token')

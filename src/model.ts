@@ -17,8 +17,8 @@ export interface Trace {
 }
 
 export interface DeployRequest {
-  /** `plan` renders and reports but changes nothing. */
-  mode: 'deploy' | 'plan';
+  /** `plan` renders and reports but changes nothing; `verify` checks the live services against the checklist (read-only). */
+  mode: 'deploy' | 'plan' | 'verify';
   /** Path of the deploy file (absolute or relative to cwd). */
   configPath: string;
   /** Service names to deploy; empty means every service in the deploy file. */
@@ -107,7 +107,17 @@ export interface Plan {
 }
 
 /** `cancelled`: released, but the run was cancelled before its rollout was seen ready (it may still finish). */
-export type ServiceStatus = 'deployed' | 'planned' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled';
+export type ServiceStatus =
+  'deployed' | 'planned' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled' | 'verified';
+
+/** One line of `verify`'s checklist: one check of one service. */
+export interface ChecklistRow {
+  service: string;
+  /** renders, deployment, image, pods, hpa, pdb, service, probes, spread, irsa */
+  check: string;
+  status: 'ok' | 'warning' | 'failed';
+  message: string;
+}
 
 export interface ServiceResult {
   service: string;
@@ -133,7 +143,7 @@ export interface Report {
   result: 'success' | 'failure' | 'planned' | 'cancelled';
   /** The signal that cancelled the run (result `cancelled`). */
   cancelledBy?: 'SIGINT' | 'SIGTERM';
-  mode: 'deploy' | 'plan';
+  mode: DeployRequest['mode'];
   cluster?: string;
   namespace: string;
   environment: string;
@@ -144,6 +154,8 @@ export interface Report {
   warnings: string[];
   /** Releases a dead run had left pending-*, recovered before this deploy: what was done to each. */
   recovered?: { service: string; action: string }[];
+  /** `verify`: the checklist, one row per check per service. */
+  checks?: ChecklistRow[];
   /** Set when the run stopped before releasing (input/preflight) or failed. */
   error?: { kind: string; message: string; exitCode: number };
 }

@@ -31,7 +31,7 @@ const ROLLBACK_MODES: readonly RollbackMode[] = ['failed', 'all', 'none'];
 
 /** Front-door values as text; empty strings mean "not given" (what core.getInput returns). */
 export interface RequestInput {
-  mode: 'deploy' | 'plan';
+  mode: DeployRequest['mode'];
   config?: string;
   services?: string;
   imageTag?: string;
@@ -232,15 +232,15 @@ export function buildRequest(input: RequestInput): DeployRequest {
       hint: `Give the cluster's AWS region with ${names.region}.`,
     });
   }
-  if (input.mode === 'deploy' && !clusterName && !kubeconfig) {
+  if (input.mode !== 'plan' && !clusterName && !kubeconfig) {
     throw inputError(
-      `a deploy needs a cluster: give ${names.cluster} (with ${names.region}) or ${names.kubeconfig}`,
+      `a ${input.mode} needs a cluster: give ${names.cluster} (with ${names.region}) or ${names.kubeconfig}`,
       {
         hint: 'To see what would be deployed without a cluster, run a plan instead.',
       },
     );
   }
-  if (input.mode === 'deploy' && input.skipImageCheck) {
+  if (input.mode !== 'plan' && input.skipImageCheck) {
     throw inputError(`${names.skipImageCheck} only applies to a plan`, {
       hint: 'A deploy always checks that every image exists in ECR before it changes anything in the cluster; for a plan, set dry-run: true (Action) or run `plan` (CLI).',
     });

@@ -146,6 +146,7 @@ describe('action.yml', () => {
         'image-tag',
         'keep-failed-install',
         'kubeconfig',
+        'mode',
         'namespace',
         'report-path',
         'rollback',

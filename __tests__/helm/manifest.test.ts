@@ -22,6 +22,20 @@ describe('expectations read from a rendered service', () => {
       progressDeadlineSeconds: expect.any(Number),
       autoscaling: { min: 3, max: 20, cpu: 70, memory: 80 },
       pdbMinAvailable: 2,
+      serviceAccount: {
+        name: 'order-service',
+        roleArn: 'arn:aws:iam::123456789012:role/order-service-role',
+      },
+      service: { type: 'ClusterIP', ports: [3000] },
+      image: expect.stringMatching(/order-service/),
+      probes: {
+        startupProbe: expect.objectContaining({ httpGet: { path: '/health/live', port: 'http' } }),
+        livenessProbe: expect.objectContaining({
+          httpGet: { path: '/health/live', port: 'http' },
+          periodSeconds: 15,
+        }),
+        readinessProbe: expect.objectContaining({ httpGet: { path: '/health/ready', port: 'http' } }),
+      },
     });
   });
 

@@ -22,12 +22,21 @@ import {
   GetAuthorizationTokenCommand,
 } from '@aws-sdk/client-ecr';
 import { DescribeClusterCommand, EKSClient, ResourceNotFoundException } from '@aws-sdk/client-eks';
+import {
+  GetOpenIDConnectProviderCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListOpenIDConnectProvidersCommand,
+  NoSuchEntityException,
+} from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsClients } from '../../src/aws/clients.js';
 import { runPipeline } from '../../src/pipeline/index.js';
 import type { KubeAccess, PipelineDeps } from '../../src/pipeline/context.js';
 import { exitCodeOf } from '../../src/report/recorder.js';
 import type { RolloutOutcome, TrackRequest } from '../../src/kube/tracker.js';
+import type { LiveService } from '../../src/kube/checklist-rules.js';
+import { summaryText } from '../../src/report/summary.js';
 import { inputError, preflightError } from '../../src/errors.js';
 import { execRunner, type Runner, type RunResult } from '../../src/runner.js';
 import { MemoryOutput } from '../memory-output.js';
@@ -38,6 +47,9 @@ import { SERVICES as ALL_SERVICES } from '../../scripts/stand-in.mjs';
 const SERVICES = [...ALL_SERVICES.filter((s) => s !== 'api-gateway'), 'api-gateway'];
 const HELM = process.env.HELM_BIN ?? resolve('.cache/tools/helm4/helm');
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+const ISSUER = 'https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE';
+const ISSUER_HOST_PATH = ISSUER.slice('https://'.length);
+const PROVIDER_ARN = `arn:aws:iam::123456789012:oidc-provider/${ISSUER_HOST_PATH}`;
 const digestOf = (repo: string) => `sha256:${Buffer.from(repo).toString('hex').padEnd(64, '0').slice(0, 64)}`;
 
 /** `helm list` answering that every service is deployed at `revision`. */
@@ -156,14 +168,153 @@ function eksWith(status: 'ACTIVE' | 'CREATING' | 'missing') {
         endpoint: 'https://127.0.0.1:6443',
         certificateAuthority: { data: Buffer.from('not a real CA').toString('base64') },
         version: '1.35',
+        identity: { oidc: { issuer: ISSUER } },
       },
     });
   }
   return eks;
 }
 
+/** A role's trust as IAM stores it for IRSA; `sub` and `issuer` can be made wrong. */
+function webIdentityTrust(service: string, over: { sub?: string; issuer?: string; op?: string } = {}) {
+  const hp = (over.issuer ?? ISSUER).replace('https://', '');
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Federated: `arn:aws:iam::123456789012:oidc-provider/${hp}` },
+        Action: 'sts:AssumeRoleWithWebIdentity',
+        Condition: {
+          [over.op ?? 'StringEquals']: {
+            [`${hp}:sub`]: over.sub ?? `system:serviceaccount:production:${service}`,
+            [`${hp}:aud`]: 'sts.amazonaws.com',
+          },
+        },
+      },
+    ],
+  };
+}
+
+interface IamState {
+  /** Role name -> trust policy (as JSON); a missing name is a missing role. */
+  roles: Map<string, object>;
+  provider: boolean;
+  denied?: boolean;
+}
+
+/** IAM with the provider registered and every `<service>-role` trusting its ServiceAccount. */
+function iamWith(change: (state: IamState) => void = () => {}) {
+  const state: IamState = {
+    roles: new Map(SERVICES.map((s) => [`${s}-role`, webIdentityTrust(s)])),
+    provider: true,
+  };
+  change(state);
+  const iam = new IAMClient({ region: 'us-east-1' });
+  const mock = mockClient(iam);
+  const denied = () =>
+    Object.assign(new Error('User is not authorized to perform: iam:GetRole'), { name: 'AccessDenied' });
+  mock.on(ListOpenIDConnectProvidersCommand).callsFake(() => {
+    if (state.denied) throw denied();
+    return { OpenIDConnectProviderList: state.provider ? [{ Arn: PROVIDER_ARN }] : [] };
+  });
+  mock.on(GetOpenIDConnectProviderCommand).callsFake((input: { OpenIDConnectProviderArn: string }) => {
+    if (!state.provider || input.OpenIDConnectProviderArn !== PROVIDER_ARN)
+      throw new NoSuchEntityException({ message: 'OpenIDConnect Provider not found', $metadata: {} });
+    return { Url: ISSUER_HOST_PATH, ClientIDList: ['sts.amazonaws.com'] };
+  });
+  mock.on(GetRoleCommand).callsFake((input: { RoleName: string }) => {
+    if (state.denied) throw denied();
+    const trust = state.roles.get(input.RoleName);
+    if (!trust)
+      throw new NoSuchEntityException({ message: `Role ${input.RoleName} not found`, $metadata: {} });
+    // IAM returns the document URL-encoded.
+    return {
+      Role: {
+        RoleName: input.RoleName,
+        Arn: `arn:aws:iam::123456789012:role/${input.RoleName}`,
+        Path: '/',
+        RoleId: 'AROAEXAMPLE',
+        CreateDate: new Date(),
+        AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(trust)),
+      },
+    };
+  });
+  return { iam, mock };
+}
+
+const probe = (
+  path: string,
+  initialDelaySeconds: number,
+  periodSeconds: number,
+  failureThreshold: number,
+) => ({
+  httpGet: { path, port: 'http', scheme: 'HTTP' },
+  initialDelaySeconds,
+  periodSeconds,
+  timeoutSeconds: 1,
+  successThreshold: 1,
+  failureThreshold,
+});
+
+/** A service as the API server shows it after a good deploy of the production values at `digestOf(service)`. */
+function healthy(service: string, change: (s: LiveService) => void = () => {}): LiveService {
+  const image = `${REGISTRY}/${service}@${digestOf(service)}`;
+  const pod = (i: number) => ({
+    metadata: { name: `${service}-abc-${i}` },
+    spec: { containers: [{ name: service, image }] },
+    status: {
+      phase: 'Running',
+      containerStatuses: [{ name: service, ready: true, restartCount: 0, image, imageID: '' }],
+    },
+  });
+  const state: LiveService = {
+    deployment: {
+      metadata: { name: service, generation: 2 },
+      spec: {
+        replicas: 3,
+        selector: {},
+        template: {
+          spec: {
+            containers: [
+              {
+                name: service,
+                image,
+                startupProbe: probe('/health/live', 0, 5, 30),
+                livenessProbe: probe('/health/live', 10, 15, 3),
+                readinessProbe: probe('/health/ready', 5, 10, 3),
+              },
+            ],
+          },
+        },
+      },
+      status: {
+        observedGeneration: 2,
+        replicas: 3,
+        availableReplicas: 3,
+        updatedReplicas: 3,
+        conditions: [{ type: 'Available', status: 'True' }],
+      },
+    },
+    pods: [pod(1), pod(2), pod(3)] as LiveService['pods'],
+    service: { spec: { type: 'ClusterIP', ports: [{ port: 3000 }] } },
+    endpointSlices: [
+      {
+        addressType: 'IPv4',
+        endpoints: [1, 2, 3].map((i) => ({ addresses: [`10.0.0.${i}`], conditions: { ready: true } })),
+      },
+    ],
+    unhealthyEvents: [],
+  };
+  change(state);
+  return state;
+}
+
 /** The Kubernetes API side: every rollout ready unless `failing` names the service. */
-function fakeKube(failing: Record<string, Partial<RolloutOutcome>> = {}) {
+function fakeKube(
+  failing: Record<string, Partial<RolloutOutcome>> = {},
+  live: Record<string, LiveService> = {},
+) {
   const tracked: TrackRequest[] = [];
   const locks: string[] = [];
   const kube: KubeAccess = {
@@ -193,6 +344,7 @@ function fakeKube(failing: Record<string, Partial<RolloutOutcome>> = {}) {
       pdb: { verdict: 'ok', message: '1 disruption allowed' },
       spread: { verdict: 'ok', message: '3 zones' },
     }),
+    live: () => async (_namespace, service) => live[service] ?? healthy(service),
   };
   return { kube, tracked, locks };
 }
@@ -203,18 +355,21 @@ function setup(
     cluster?: ClusterAnswer;
     present?: (repo: string, tag: string) => boolean;
     eks?: 'ACTIVE' | 'CREATING' | 'missing';
+    iam?: (state: IamState) => void;
+    live?: Record<string, LiveService>;
   } = {},
 ) {
   const r = runner(opts.cluster);
+  const { iam } = iamWith(opts.iam);
   const { ecr } = ecrWith(opts.present ?? (() => true));
   const eks = eksWith(opts.eks ?? 'ACTIVE');
   const out = new MemoryOutput();
-  const k = fakeKube(opts.failing);
+  const k = fakeKube(opts.failing, opts.live);
   const deps: PipelineDeps = {
     kube: k.kube,
     out,
     run: r.run,
-    awsClients: () => ({ ecr, eks }),
+    awsClients: () => ({ ecr, eks, iam }),
     tokenCommand: { command: process.execPath, args: ['dist/cli.js', 'token'] },
     tempDir: tmpdir(),
     pathEnv: '',
@@ -593,6 +748,187 @@ describe('bad input stops with exit 2 before anything changes', () => {
   });
 });
 
+describe('IRSA: every service account can assume its IAM role, or nothing changes', () => {
+  async function refused(iam: (state: IamState) => void, message: RegExp) {
+    const t = setup({ iam });
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error!.message).toMatch(message);
+    expect(t.changes()).toEqual([]);
+    expect(t.locks).toEqual([]); // stopped before the lease too
+    return report.error!.message;
+  }
+
+  it('passes when each role trusts its ServiceAccount through the cluster provider', async () => {
+    const t = setup();
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(0);
+    expect(t.out.text()).toContain(
+      'order-service: IRSA: ServiceAccount order-service can assume arn:aws:iam::123456789012:role/order-service-role',
+    );
+  });
+
+  it('refuses a trust for another service account, saying what it allows and what it must', async () => {
+    const message = await refused(
+      (s) =>
+        s.roles.set(
+          'order-service-role',
+          webIdentityTrust('order-service', { sub: 'system:serviceaccount:staging:order-service' }),
+        ),
+      /order-service: role arn:aws:iam::123456789012:role\/order-service-role: its trust policy does not let ServiceAccount production\/order-service assume it/,
+    );
+    expect(message).toContain('It allows: statement 1: Allow sts:AssumeRoleWithWebIdentity');
+    expect(message).toContain('"system:serviceaccount:staging:order-service"');
+    expect(message).toContain(
+      `It must allow: Allow sts:AssumeRoleWithWebIdentity for Federated ${PROVIDER_ARN}`,
+    );
+    expect(message).toContain('"system:serviceaccount:production:order-service"');
+    expect(message).toContain('update-assume-role-policy --role-name order-service-role');
+  });
+
+  it("refuses a trust for another cluster's issuer", () =>
+    refused(
+      (s) =>
+        s.roles.set(
+          'payment-service-role',
+          webIdentityTrust('payment-service', {
+            issuer: 'https://oidc.eks.us-east-1.amazonaws.com/id/OTHERCLUSTER',
+          }),
+        ),
+      /payment-service: role .*payment-service-role: its trust policy does not let .*It allows: .*id\/OTHERCLUSTER.*It must allow: .*EXAMPLED539D4633E53DE1B71EXAMPLE/s,
+    ));
+
+  it("refuses when the cluster's OIDC provider is not registered in IAM, for every service", async () => {
+    const message = await refused((s) => (s.provider = false), /6 services could not assume their IAM role/);
+    expect(message).toContain(
+      `user-service: role arn:aws:iam::123456789012:role/user-service-role: the cluster's OIDC provider ${PROVIDER_ARN} is not registered in IAM`,
+    );
+    expect(message).toContain('associate-iam-oidc-provider --cluster shop');
+  });
+
+  it('refuses a role that does not exist', () =>
+    refused(
+      (s) => s.roles.delete('notification-service-role'),
+      /notification-service: role arn:aws:iam::123456789012:role\/notification-service-role \(for ServiceAccount production\/notification-service\) does not exist/,
+    ));
+
+  it('accepts a StringLike wildcard that covers the service account', async () => {
+    const t = setup({
+      iam: (s) =>
+        s.roles.set(
+          'user-service-role',
+          webIdentityTrust('user-service', {
+            op: 'StringLike',
+            sub: 'system:serviceaccount:prod*:user-?ervice',
+          }),
+        ),
+    });
+    expect(exitCodeOf(await runPipeline(request(), t.deps))).toBe(0);
+  });
+
+  it('warns that the check was skipped when IAM denies access, and deploys', async () => {
+    const t = setup({ iam: (s) => (s.denied = true) });
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(0);
+    expect(report.warnings.join('\n')).toMatch(
+      /IRSA check skipped: no permission to read IAM \(AccessDenied\)/,
+    );
+    expect(report.warnings[0]).toMatch(/^user-service, product-service, .*api-gateway: /);
+  });
+
+  it('is not run with a plain kubeconfig (no EKS cluster, no issuer)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    writeFileSync(join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
+    const t = setup({ iam: (s) => (s.provider = false) });
+    const report = await runPipeline(
+      request({ cluster: undefined, region: 'us-east-1', kubeconfig: join(dir, 'kubeconfig') }),
+      t.deps,
+    );
+    expect(report.error?.message).toBeUndefined();
+    expect(exitCodeOf(report)).toBe(0);
+    expect(t.out.text()).not.toContain('IRSA');
+  });
+});
+
+describe('verify: the checklist against the live services, read-only', () => {
+  const CHECKS = [
+    'renders',
+    'deployment',
+    'image',
+    'pods',
+    'hpa',
+    'pdb',
+    'service',
+    'probes',
+    'spread',
+    'irsa',
+  ];
+
+  it('one row per check per service, all ok: exit 0, nothing changed, no lease', async () => {
+    const t = setup();
+    const report = await runPipeline(request({ mode: 'verify' }), t.deps);
+    expect(report.error).toBeUndefined();
+    expect(exitCodeOf(report)).toBe(0);
+    expect(report.checks!.map((c) => [c.service, c.check])).toEqual(
+      SERVICES.flatMap((s) => CHECKS.map((c) => [s, c])),
+    );
+    expect(report.checks!.filter((c) => c.status !== 'ok')).toEqual([]);
+    expect(report.services.every((s) => s.status === 'verified')).toBe(true);
+    expect(t.changes()).toEqual([]);
+    expect(t.locks).toEqual([]);
+    const text = summaryText(report);
+    expect(text).toContain('Verified 6 services: every check passed');
+    expect(text).toMatch(/order-service +image +ok +at sha256:/);
+  });
+
+  it('a Deployment at another digest, a pod not ready and a changed probe fail their rows: exit 1', async () => {
+    const t = setup({
+      live: {
+        'order-service': healthy('order-service', (s) => {
+          s.deployment!.spec!.template.spec!.containers[0]!.image = `${REGISTRY}/order-service@sha256:${'f'.repeat(64)}`;
+        }),
+        'user-service': healthy('user-service', (s) => {
+          s.pods[0]!.status!.containerStatuses![0]!.ready = false;
+          s.pods[1]!.status!.containerStatuses![0]!.restartCount = 2;
+        }),
+        'payment-service': healthy('payment-service', (s) => {
+          s.deployment!.spec!.template.spec!.containers[0]!.readinessProbe!.periodSeconds = 30;
+        }),
+      },
+    });
+    const report = await runPipeline(request({ mode: 'verify' }), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    const failed = report.checks!.filter((c) => c.status === 'failed');
+    expect(failed.map((c) => `${c.service} ${c.check}`)).toEqual([
+      'user-service pods',
+      'order-service image',
+      'payment-service probes',
+    ]);
+    expect(failed[0]!.message).toBe(
+      '2/3 pods with every container ready, 2 restarts; not ready: user-service-abc-1 0/1 (Running)',
+    );
+    expect(failed[2]!.message).toBe('readinessProbe periodSeconds is 30, the chart says 10');
+    expect(failed[1]!.message).toBe(
+      `the Deployment runs ${REGISTRY}/order-service@sha256:${'f'.repeat(64)}, expected ${REGISTRY}/order-service@${digestOf('order-service')}`,
+    );
+    expect(report.services.find((s) => s.service === 'order-service')!.status).toBe('failed');
+    expect(summaryText(report)).toContain('Verify: 3 checks failed for 6 services');
+  });
+
+  it('an IRSA trust that does not fit is a failed row, not a refusal', async () => {
+    const t = setup({ iam: (s) => s.roles.delete('api-gateway-role') });
+    const report = await runPipeline(request({ mode: 'verify' }), t.deps);
+    expect(exitCodeOf(report)).toBe(1);
+    expect(report.checks!.filter((c) => c.status === 'failed')).toEqual([
+      expect.objectContaining({
+        service: 'api-gateway',
+        check: 'irsa',
+        message: expect.stringContaining('does not exist'),
+      }),
+    ]);
+  });
+});
+
 describe('the namespace lease and releases a dead run left pending', () => {
   it('holds the lease for the run, recovers a pending-upgrade to its last deployed revision, then deploys', async () => {
     let lists = 0;
@@ -762,8 +1098,8 @@ describe('a chart from ECR (OCI)', () => {
       });
       return ecr;
     };
-    const eks = t.deps.awsClients('us-east-1').eks;
-    t.deps.awsClients = (region) => ({ ecr: ecrFor(region), eks });
+    const { eks, iam } = t.deps.awsClients('us-east-1');
+    t.deps.awsClients = (region) => ({ ecr: ecrFor(region), eks, iam });
     const { run, seen } = ociRunner(chart);
     t.deps.run = run;
 
@@ -813,6 +1149,7 @@ describe('a cancelled run (SIGINT/SIGTERM)', () => {
     t.deps.signal = controller.signal;
     t.deps.kube = {
       lock: fakeKube().kube.lock,
+      live: fakeKube().kube.live,
       tracker: async () => ({
         // Every rollout is still in progress when the signal comes.
         track: (req) =>

@@ -473,8 +473,17 @@ def seed(endpoint: str, args):
             "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
         }
     )
+    # IRSA: the cluster's OIDC provider, and each service's role trusting the chart's
+    # ServiceAccount (named after the release) in deploy.yaml's namespace (and the test ones).
+    issuer = oidc_issuer(args.region, args.cluster_name)
+    iam.create_open_id_connect_provider(
+        Url=issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
+    )
     for service in SERVICES:
-        iam.create_role(RoleName=f"{service}-role", AssumeRolePolicyDocument=trust)
+        iam.create_role(
+            RoleName=f"{service}-role",
+            AssumeRolePolicyDocument=json.dumps(web_identity_trust(issuer, TRUSTED_NAMESPACES, service)),
+        )
     iam.create_role(RoleName="eks-cluster-role", AssumeRolePolicyDocument=trust)
     eks.create_cluster(
         name=args.cluster_name,
@@ -487,7 +496,39 @@ def seed(endpoint: str, args):
     cluster = eks_backends[ACCOUNT][args.region].clusters[args.cluster_name]
     cluster.endpoint = f"https://127.0.0.1:{args.apiserver_port}"
     cluster.certificate_authority = {"data": ca_data}
+    # moto invents a random issuer; EKS keeps one per cluster, and the provider above is for this one.
+    cluster.identity = {"oidc": {"issuer": issuer}}
     return cluster
+
+
+def oidc_issuer(region: str, cluster_name: str) -> str:
+    """Like EKS: https://oidc.eks.<region>.amazonaws.com/id/<32 upper-case hex>, fixed per cluster name."""
+    return f"https://oidc.eks.{region}.amazonaws.com/id/" + hashlib.sha256(cluster_name.encode()).hexdigest()[:32].upper()
+
+
+# deploy.yaml's namespace, and the ones the e2e tests and benchmarks deploy the same values to.
+TRUSTED_NAMESPACES = ["production", "e2e-*", "bench-*"]
+
+
+def web_identity_trust(issuer: str, namespaces: list[str], service_account: str) -> dict:
+    """The trust policy an IRSA role needs (what eksctl and the AWS docs write), for these namespaces."""
+    host_path = issuer.removeprefix("https://")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host_path}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringLike": {
+                        f"{host_path}:sub": [f"system:serviceaccount:{ns}:{service_account}" for ns in namespaces],
+                    },
+                    "StringEquals": {f"{host_path}:aud": "sts.amazonaws.com"},
+                },
+            }
+        ],
+    }
 
 
 def main() -> None:

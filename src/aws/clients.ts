@@ -1,5 +1,6 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { inputError } from '../errors.js';
 
@@ -19,20 +20,27 @@ export function awsClients(region: string, onRetry?: (message: string) => void) 
       hint: 'set aws-region (Action) or --region / AWS_REGION (CLI)',
     });
   }
-  // One provider for both clients, so the chain (maybe an STS role assumption) resolves once.
+  // One provider for every client, so the chain (maybe an STS role assumption) resolves once.
   const credentials = fromNodeProviderChain();
   const config = { region, credentials, retryMode: 'standard', maxAttempts: AWS_MAX_ATTEMPTS };
   const ecr = new ECRClient(config);
   const eks = new EKSClient(config);
+  // IAM is global; the region only picks the partition's endpoint.
+  const iam = new IAMClient(config);
   if (onRetry) {
     logRetries(ecr, 'ECR', onRetry);
     logRetries(eks, 'EKS', onRetry);
+    logRetries(iam, 'IAM', onRetry);
   }
-  return { ecr, eks, credentials };
+  return { ecr, eks, iam, credentials };
 }
 
 /** A middleware inside the SDK's retry loop: it runs once per attempt, so attempt 2+ is a retry. */
-function logRetries(client: ECRClient | EKSClient, service: string, onRetry: (message: string) => void) {
+function logRetries(
+  client: ECRClient | EKSClient | IAMClient,
+  service: string,
+  onRetry: (message: string) => void,
+) {
   (client as ECRClient).middlewareStack.add(
     (next, context) => {
       let attempt = 0;

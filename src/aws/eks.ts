@@ -16,6 +16,8 @@ export interface EksCluster {
   certificateAuthority: string;
   /** Kubernetes version, e.g. 1.30. */
   version?: string;
+  /** The cluster's OIDC issuer URL (identity.oidc.issuer): what IRSA web-identity tokens are issued by. */
+  oidcIssuer?: string;
 }
 
 const STATUS_HINTS: Record<string, string> = {
@@ -54,7 +56,15 @@ export async function describeActiveCluster(
       hint: 'check the cluster in the EKS console; its endpoint must be reachable from this runner',
     });
   }
-  return { name, region, arn: cluster.arn, endpoint, certificateAuthority, version: cluster.version };
+  return {
+    name,
+    region,
+    arn: cluster.arn,
+    endpoint,
+    certificateAuthority,
+    version: cluster.version,
+    oidcIssuer: cluster.identity?.oidc?.issuer,
+  };
 }
 
 function clusterNotFound(name: string, region: string, cause?: unknown) {

@@ -29,6 +29,12 @@ const BAD_CREDENTIALS = new Set([
 
 const EXPIRED = new Set(['ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'TokenRefreshRequired']);
 
+/** The identity lacks permission for the call (as opposed to a missing or broken credential). */
+export function isAccessDenied(err: unknown): boolean {
+  const name = awsErrorName(err);
+  return !!name && ACCESS_DENIED.has(name);
+}
+
 export function awsErrorName(err: unknown): string | undefined {
   return err instanceof Error ? err.name : undefined;
 }

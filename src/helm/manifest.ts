@@ -13,11 +13,22 @@ export interface RenderedExpectations {
   progressDeadlineSeconds?: number;
   autoscaling?: { min: number; max: number; cpu?: number; memory?: number };
   pdbMinAvailable?: number | string;
+  /** The ServiceAccount the chart creates, with the IAM role it is annotated with (IRSA). */
+  serviceAccount?: { name: string; roleArn?: string };
+  service?: { type: string; ports: number[] };
+  /** The first container's probes, as rendered (compared with the live Deployment's by `verify`). */
+  probes?: Partial<Record<ProbeKind, object>>;
+  /** The first container's image, as rendered (repository@digest when deployed by digest). */
+  image?: string;
 }
+
+export type ProbeKind = 'startupProbe' | 'livenessProbe' | 'readinessProbe';
+export const PROBE_KINDS: ProbeKind[] = ['startupProbe', 'livenessProbe', 'readinessProbe'];
+export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
 
 interface K8sObject {
   kind?: string;
-  metadata?: { name?: string };
+  metadata?: { name?: string; annotations?: Record<string, string> };
   spec?: Record<string, unknown>;
 }
 
@@ -31,6 +42,28 @@ export function readExpectations(manifest: string): RenderedExpectations {
     result.replicas = deployment.spec?.replicas as number | undefined;
     result.progressDeadlineSeconds =
       (deployment.spec?.progressDeadlineSeconds as number | undefined) ?? DEFAULT_PROGRESS_DEADLINE_SECONDS;
+  }
+  const containers = (deployment?.spec?.template as { spec?: { containers?: Record<string, object>[] } })
+    ?.spec?.containers;
+  const container = containers?.[0];
+  if (container) {
+    result.image = container.image as unknown as string;
+    result.probes = Object.fromEntries(PROBE_KINDS.filter((k) => container[k]).map((k) => [k, container[k]]));
+  }
+  const sa = of('ServiceAccount');
+  if (sa?.metadata?.name) {
+    result.serviceAccount = {
+      name: sa.metadata.name,
+      roleArn: sa.metadata.annotations?.[ROLE_ARN_ANNOTATION],
+    };
+  }
+  const service = of('Service');
+  if (service?.spec) {
+    const ports = (service.spec.ports as { port: number }[] | undefined) ?? [];
+    result.service = {
+      type: (service.spec.type as string | undefined) ?? 'ClusterIP',
+      ports: ports.map((p) => p.port),
+    };
   }
   const hpa = of('HorizontalPodAutoscaler');
   if (hpa?.spec) {

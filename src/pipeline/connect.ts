@@ -14,6 +14,7 @@ import { isPending, recoveryOf, type Helm, type ReleaseInfo } from '../helm/helm
 import { acquireLock } from '../kube/lease.js';
 import { connectKubeConfig } from '../kube/client.js';
 import { RolloutTracker } from '../kube/tracker.js';
+import { readLiveService } from '../kube/live.js';
 import { verifyService } from '../kube/verify.js';
 import type { Plan } from '../model.js';
 import type { Output } from '../report/output.js';
@@ -46,7 +47,7 @@ export async function connect(ctx: RunContext): Promise<ClusterAccess> {
   const token = credentials
     ? eksTokenSource({ clusterName: name, region, credentials, onToken: (t) => out.setSecret(t) })
     : undefined;
-  return { ...kubeconfig, token };
+  return { ...kubeconfig, token, eks: cluster };
 }
 
 /** A kubeconfig that is missing, a directory or not YAML stops the run before helm reads it. */
@@ -174,7 +175,7 @@ async function recoverStuck(
 }
 
 /** The real API server, through one KubeConfig per run whose token is fetched once, or minted in process. */
-function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
+export function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
   const connections = new Map<string, Promise<KubeConfig>>();
   const kubeConfig = (path: string) =>
     connections.get(path) ?? connections.set(path, connectKubeConfig(path, token)).get(path)!;
@@ -184,5 +185,7 @@ function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
       RolloutTracker.start({ kubeconfig: await kubeConfig(kubeconfig), namespace, out }),
     verifier: (kubeconfig) => async (req) =>
       verifyService({ ...req, kc: await kubeConfig(kubeconfig), log: (m) => out.info(m) }),
+    live: (kubeconfig) => async (namespace, service) =>
+      readLiveService(await kubeConfig(kubeconfig), namespace, service, (m) => out.info(m)),
   };
 }

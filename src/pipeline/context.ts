@@ -5,11 +5,14 @@
  */
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { EksCluster } from '../aws/eks.js';
 import type { EksTokenSource } from '../aws/token.js';
 import type { SupportedHelm } from '../helm/binary.js';
 import { Helm, type ReleaseInfo, type RenderParams } from '../helm/helm.js';
 import type { RenderedExpectations } from '../helm/manifest.js';
+import type { LiveService } from '../kube/checklist-rules.js';
 import type { LockOptions, RunLock } from '../kube/lease.js';
 import type { RolloutOutcome, TrackRequest } from '../kube/tracker.js';
 import type { Verification, VerifyRequest } from '../kube/verify.js';
@@ -25,6 +28,8 @@ export interface PipelineDeps {
   awsClients: (region: string) => {
     ecr: ECRClient;
     eks: EKSClient;
+    /** Read-only: the IRSA check (roles' trust policies, the cluster's OIDC provider). */
+    iam: IAMClient;
     /**
      * The identity the clients sign with. When given, helm's EKS tokens are minted in
      * this process from it (one Node process less per helm command); without it
@@ -58,6 +63,8 @@ export interface KubeAccess {
   lock(kubeconfig: string, opts: LockOptions): Promise<RunLock>;
   tracker(kubeconfig: string, namespace: string, out: Output): Promise<Tracker>;
   verifier(kubeconfig: string): Verifier;
+  /** `verify`: what one service looks like live. */
+  live(kubeconfig: string): (namespace: string, service: string) => Promise<LiveService>;
 }
 
 /** One run: created before the first stage, closed after the last. */
@@ -110,6 +117,8 @@ export interface RenderedService {
 export interface ClusterAccess {
   path: string;
   token?: EksTokenSource;
+  /** The EKS cluster, as DescribeCluster showed it (absent with a plain kubeconfig). */
+  eks?: EksCluster;
   dispose(): Promise<void>;
 }
 

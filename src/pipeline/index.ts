@@ -2,7 +2,7 @@
  * The pipeline, top to bottom. Both front doors (src/action.ts, src/cli.ts) build a
  * DeployRequest and call runPipeline; each stage has a file of its own here.
  *
- * Nothing in the cluster changes before `releaseInWaves`: every input and preflight
+ * Nothing in the cluster changes before `releaseInWaves`: every input and preflight (IRSA included)
  * error ends the run with exit code 2 and an untouched cluster.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,6 +22,8 @@ import {
   type RunContext,
   type Session,
 } from './context.js';
+import { runChecklist } from './checklist.js';
+import { irsaPreflight } from './irsa.js';
 import { preflight } from './preflight.js';
 import { renderAll } from './render.js';
 import { releaseInWaves } from './release.js';
@@ -34,6 +36,7 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
     const config = loadDeployConfig(request.configPath, request.fileRoots);
     const plan = results.planned(makePlan(request, config));
     const target = await preflight(ctx, plan);
+    if (request.mode === 'verify') return await runChecklist(ctx, target);
     if (request.mode === 'plan' && !request.kubeconfig && !request.cluster) {
       await renderAll(ctx, target, helmFor(ctx, target));
       return results.finish('planned');
@@ -44,6 +47,7 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
     try {
       const helm = helmFor(ctx, target, cluster);
       const rendered = await renderAll(ctx, target, helm, request.mode === 'plan');
+      await irsaPreflight(ctx, plan, rendered, cluster);
       checkCancelled(ctx);
       session = await openSession(ctx, plan, helm, cluster);
       if (request.mode === 'plan') return results.finish('planned');

@@ -28,15 +28,9 @@ export async function renderAll(
     settleAll(
       plan.services.map((svc) =>
         limit(async () => {
-          const image = target.images.get(svc.name)!;
-          const params = renderParams(target, svc, await runValuesFile(ctx, plan, svc));
-          try {
-            const expected = readExpectations(await helm.template(params));
-            if (serverDryRun) await helm.upgrade({ ...params, dryRun: 'server' });
-            rendered.set(svc.name, { svc, image, params, expected });
-          } catch (err) {
-            throw err instanceof DeployError ? notRendered(svc.name, err) : err;
-          }
+          const { image } = rendered
+            .set(svc.name, await renderService(ctx, target, helm, svc, serverDryRun))
+            .get(svc.name)!;
           ctx.results.record({
             service: svc.name,
             status: 'planned',
@@ -51,6 +45,25 @@ export async function renderAll(
   );
   warnAboutDeadlines(ctx, plan, rendered);
   return rendered;
+}
+
+/** One service: its helm parameters and what the chart promises; a chart error names the service. */
+export async function renderService(
+  ctx: RunContext,
+  target: Target,
+  helm: Helm,
+  svc: PlannedService,
+  serverDryRun = false,
+): Promise<RenderedService> {
+  const image = target.images.get(svc.name)!;
+  const params = renderParams(target, svc, await runValuesFile(ctx, target.plan, svc));
+  try {
+    const expected = readExpectations(await helm.template(params));
+    if (serverDryRun) await helm.upgrade({ ...params, dryRun: 'server' });
+    return { svc, image, params, expected };
+  } catch (err) {
+    throw err instanceof DeployError ? notRendered(svc.name, err) : err;
+  }
 }
 
 function notRendered(service: string, err: DeployError): DeployError {

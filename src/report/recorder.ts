@@ -3,7 +3,7 @@
  * recorder writes its state: stages tell it what happened through its methods.
  */
 import type { DeployError } from '../errors.js';
-import type { DeployRequest, Plan, Report, ServiceResult } from '../model.js';
+import type { ChecklistRow, DeployRequest, Plan, Report, ServiceResult } from '../model.js';
 import type { Output } from './output.js';
 
 export class RunRecorder {
@@ -15,6 +15,7 @@ export class RunRecorder {
   private readonly pendingWarnings: { service: string; message: string }[] = [];
   private readonly byService = new Map<string, ServiceResult>();
   private readonly recoveries: { service: string; action: string }[] = [];
+  private rows?: ChecklistRow[];
 
   constructor(
     private readonly request: DeployRequest,
@@ -62,6 +63,11 @@ export class RunRecorder {
     this.out.warn(`recovered ${action}`);
   }
 
+  /** `verify`: the whole checklist, in the report as it is. */
+  checklist(rows: ChecklistRow[]): void {
+    this.rows = rows;
+  }
+
   record(result: ServiceResult): void {
     this.byService.set(result.service, result);
   }
@@ -93,6 +99,7 @@ export class RunRecorder {
       services: order.filter((n) => this.byService.has(n)).map((n) => this.byService.get(n)!),
       warnings: this.warnings,
       ...(this.recoveries.length ? { recovered: this.recoveries } : {}),
+      ...(this.rows ? { checks: this.rows } : {}),
     };
   }
 

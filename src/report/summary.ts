@@ -35,14 +35,22 @@ const ICON: Record<ServiceStatus, string> = {
   'rolled-back': '↩️',
   skipped: '⏭️',
   cancelled: '⏹️',
+  verified: '✅',
 };
 
 function headline(report: Report): string {
   const n = report.services.length;
   const services = `${n} service${n === 1 ? '' : 's'}`;
   if (report.result === 'planned') return `Plan: ${services} would be deployed`;
+  if (report.mode === 'verify' && !report.error) {
+    const failed = (report.checks ?? []).filter((c) => c.status === 'failed').length;
+    return failed
+      ? `Verify: ${failed} check${failed === 1 ? '' : 's'} failed for ${services}`
+      : `Verified ${services}: every check passed`;
+  }
   if (report.result === 'success') return `Deployed ${services}`;
   if (report.result === 'cancelled') return `Deploy cancelled (${report.cancelledBy ?? 'signal'})`;
+  if (report.mode === 'verify') return 'Verify stopped';
   return report.error?.kind === 'input' || report.error?.kind === 'preflight'
     ? 'Deploy stopped before changing the cluster'
     : 'Deploy failed';
@@ -66,10 +74,25 @@ function checksText(r: ServiceResult): string {
   return `hpa ${v.hpa.verdict}, pdb ${v.pdb.verdict}, spread ${v.spread.verdict}`;
 }
 
+/** verify's checklist as aligned columns; the detail column is last and not padded. */
+function checklistText(checks: NonNullable<Report['checks']>): string[] {
+  const header = ['SERVICE', 'CHECK', 'RESULT', 'DETAIL'];
+  const rows = checks.map((c) => [c.service, c.check, c.status, c.message]);
+  const widths = [0, 1, 2].map((i) => Math.max(header[i]!.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cols: string[]) =>
+    cols
+      .map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
 /** Why each failed or skipped service ended the way it did (with what the cluster said), then the run's own error. */
 function reasons(report: Report): string[] {
   const lines = report.services
-    .filter((r) => r.status !== 'deployed' && r.status !== 'planned' && (r.reason || r.message))
+    // verify's failures are in its checklist already.
+    .filter((r) => r.status !== 'deployed' && r.status !== 'planned' && r.reason !== 'CheckFailed')
+    .filter((r) => r.reason || r.message)
     .map((r) => {
       const why = `${r.service}: ${[r.reason, r.message].filter(Boolean).join(': ')}`;
       const back = r.rolledBackTo ? ` (rolled back to revision ${r.rolledBackTo})` : '';
@@ -84,6 +107,8 @@ const md = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|');
 const cell = (s: string) => md(s).replace(/\r?\n/g, '<br>') || '—';
 
+const CHECK_ICON = { ok: '✅', warning: '⚠️', failed: '❌' };
+
 export function summaryMarkdown(report: Report, secrets: readonly string[] = []): string {
   const icon = { success: '✅', planned: '📝', cancelled: '⏹️', failure: '❌' }[report.result];
   const out = [
@@ -93,7 +118,14 @@ export function summaryMarkdown(report: Report, secrets: readonly string[] = [])
       .map((w) => md(w).replace(/ /, ' **') + '**')
       .join(' · '),
   ];
-  if (report.services.length) {
+  if (report.checks) {
+    out.push('', '| Service | Check | Result | Detail |', '| --- | --- | --- | --- |');
+    for (const c of report.checks) {
+      out.push(
+        `| ${cell(c.service)} | ${cell(c.check)} | ${CHECK_ICON[c.status]} ${c.status} | ${cell(c.message)} |`,
+      );
+    }
+  } else if (report.services.length) {
     out.push(
       '',
       '| Service | Image | Chart | Revision | Result | Duration | Checks |',
@@ -135,7 +167,8 @@ export function summaryText(report: Report, secrets: readonly string[] = []): st
       .join('  ')
       .trimEnd();
   const out = [`${headline(report)} (${formatDuration(report.durationMs)})`, where(report).join(', ')];
-  if (rows.length) out.push('', line(header), ...rows.map(line));
+  if (report.checks) out.push('', ...checklistText(report.checks));
+  else if (rows.length) out.push('', line(header), ...rows.map(line));
   const failures = reasons(report);
   if (failures.length) out.push('', 'Why:', ...failures.map((l) => `  - ${l.replace(/\n/g, '\n    ')}`));
   if (report.warnings.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  - ${w}`));
