@@ -838,7 +838,15 @@ describe('IRSA: every service account can assume its IAM role, or nothing change
 
   it('is not run with a plain kubeconfig (no EKS cluster, no issuer)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-'));
-    writeFileSync(join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
+    const kubeconfig = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443' } }],
+      users: [{ name: 'u', user: { token: 'test' } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    };
+    writeFileSync(join(dir, 'kubeconfig'), JSON.stringify(kubeconfig));
     const t = setup({ iam: (s) => (s.provider = false) });
     const report = await runPipeline(
       request({ cluster: undefined, region: 'us-east-1', kubeconfig: join(dir, 'kubeconfig') }),
