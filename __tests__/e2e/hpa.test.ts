@@ -49,16 +49,21 @@ afterAll(() => {
 });
 
 describe('an HPA with metrics from metrics-server', () => {
-  it('has the metrics API (the premise): kubectl top answers for the nodes', () => {
+  it('has the metrics API (the premise): kubectl top answers for the nodes', async () => {
     const api = JSON.parse(kubectl(env, ['get', 'apiservice', 'v1beta1.metrics.k8s.io', '-o', 'json'])) as {
       status: { conditions: { type: string; status: string }[] };
     };
     expect(api.status.conditions).toContainEqual(
       expect.objectContaining({ type: 'Available', status: 'True' }),
     );
-    expect(kubectl(env, ['top', 'nodes', '--no-headers'])).toMatch(
-      /^kwok-node-0\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%/m,
-    );
+    // Right after the stand-in starts, metrics-server has not scraped yet (every 10 s).
+    let top = '';
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      top = kubectl(env, ['top', 'nodes', '--no-headers'], { allowFailure: true });
+      if (/^kwok-node-0\s/m.test(top)) break;
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+    expect(top).toMatch(/^kwok-node-0\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%/m);
   });
 
   it('verifies ok at minReplicas with the current/target utilisation after a deploy', async () => {
