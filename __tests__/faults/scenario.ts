@@ -257,6 +257,12 @@ export function retryLines(run: DeployResult): string[] {
   return run.lines.map((l) => l.text).filter((t) => /retry \d+ of \d+/.test(t));
 }
 
+/** How often the run's watches were interrupted and resumed (the tracker's log lines). */
+export function watchBreaks(run: DeployResult): string {
+  const count = (re: RegExp) => run.lines.filter((l) => re.test(l.text)).length;
+  return `${count(/watch of \w+ interrupted/)} watch interruption(s), ${count(/watch of \w+ resumed/)} resumed`;
+}
+
 /** The secrets a run could have printed: the ECR password and token moto hands out, the AWS secret keys. */
 export interface Secrets {
   values: string[];
