@@ -15,6 +15,7 @@ import {
   knownSecrets,
   record,
   retryLines,
+  watchBreaks,
   scenarioNamespace,
   seconds,
   sleep,
@@ -83,7 +84,7 @@ describe('d: API server paused for 15 s mid-rollout', () => {
       title: 'API server paused 15 s mid-rollout',
       injected:
         'SIGSTOP to kube-apiserver once both rollouts showed progress (pods Ready after 15 s), SIGCONT 15 s later',
-      behaviour: `exit ${res.code}; ${statuses}; ${retries.length} retry line(s) logged`,
+      behaviour: `exit ${res.code}; ${statuses}; ${retries.length} retry line(s), ${watchBreaks(res)} logged`,
       figures: `resume to exit ${seconds(res.exitedAt - resumedAt)}; pause to exit ${seconds(res.exitedAt - pausedAt)}; whole run ${seconds(res.exitedAt - res.startedAt)}`,
       endState: end.summary,
       passed: end.problems.length === 0 && res.code === 0,
@@ -119,7 +120,7 @@ describe('e: API server restarted mid-rollout', () => {
       title: 'API server restarted mid-rollout',
       injected:
         'local-cluster/faults/apiserver.sh restart (SIGTERM, SIGKILL after 5 s, same command line) once both rollouts showed progress',
-      behaviour: `exit ${res.code}; ${statuses}; ${retries.length} retry line(s) logged`,
+      behaviour: `exit ${res.code}; ${statuses}; ${retries.length} retry line(s), ${watchBreaks(res)} logged`,
       figures: `API server back (readyz) ${seconds(readyAt - restartAt)} after the restart began; back to deploy's exit ${seconds(res.exitedAt - readyAt)}; whole run ${seconds(res.exitedAt - res.startedAt)}`,
       endState: end.summary,
       passed: end.problems.length === 0 && res.code === 0,

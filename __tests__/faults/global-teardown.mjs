@@ -22,7 +22,9 @@ export default async function globalTeardown() {
 function writeReliability() {
   const dir = process.env.FAULTS_RECORDS ?? join(repoRoot, '.cache', 'faults-records');
   const records = existsSync(dir)
-    ? readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
     : [];
   const byId = new Map(records.map((r) => [r.id, r]));
   const missing = SCENARIOS.filter((id) => !byId.has(id));

@@ -117,7 +117,7 @@ it('f2: the post-upgrade read of one Deployment keeps failing: StatusUnknown, ro
     title: 'Post-upgrade Deployment read fails beyond the retry budget',
     injected: `proxy: the tool's GET of Deployment user-service answered 503 ${READ_ATTEMPTS} times (the budget is ${READ_ATTEMPTS} attempts)`,
     behaviour: `exit ${res.code}; user-service ${user?.status} (${user?.reason}), rolled back to r${user?.rolledBackTo}; order-service ${order?.status} r${order?.revision}`,
-    figures: `${stats.injected} × 503 injected; ${readRetries.length} retries of that read logged; run ${seconds(res.exitedAt - res.startedAt)}`,
+    figures: `${stats.rules[0]!.injected} × 503 injected; ${readRetries.length} retries of that read logged; run ${seconds(res.exitedAt - res.startedAt)}`,
     endState: end.summary,
     passed: end.problems.length === 0 && res.code === 1 && user?.reason === 'StatusUnknown',
   });

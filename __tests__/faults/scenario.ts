@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import type { Report } from '../../src/model.js';
 import {
@@ -140,15 +140,20 @@ export function startDeploy(env: StandInEnv, opts: DeployOpts): RunningDeploy {
     '6',
     '--report',
     reportPath,
+    // A deploy file written to a temp dir names this repository's chart and values files.
+    ...(opts.config && relative(repoRoot, resolve(opts.config)).startsWith('..')
+      ? ['--allow-files-from', repoRoot]
+      : []),
     ...(opts.extraArgs ?? []),
   ];
   const startedAt = Date.now();
   const child = spawn(process.execPath, args, { env: childEnv, detached: opts.detached ?? false });
   const lines: Line[] = [];
-  const waiters: { test: (t: string) => boolean; resolve: (l: Line) => void }[] = [];
+  const waiters: { test: (t: string) => boolean; resolve: (l: Line) => void; exited: () => void }[] = [];
   let stdout = '';
   let stderr = '';
   let partial = '';
+  let closed = false;
   const push = (line: Line) => {
     lines.push(line);
     for (const w of [...waiters]) {
@@ -170,7 +175,10 @@ export function startDeploy(env: StandInEnv, opts: DeployOpts): RunningDeploy {
   const done = new Promise<DeployResult>((resolveDone) => {
     child.on('close', (code, signal) => {
       clearTimeout(killer);
+      closed = true;
       if (partial) push({ at: Date.now(), text: partial });
+      // Nothing more will come: a wait for a line fails now, not at its timeout.
+      for (const w of waiters.splice(0)) w.exited();
       // Each run's whole output next to the records, to read after a run.
       if (process.env.FAULTS_RECORDS) {
         mkdirSync(join(process.env.FAULTS_RECORDS, 'logs'), { recursive: true });
@@ -209,6 +217,7 @@ export function startDeploy(env: StandInEnv, opts: DeployOpts): RunningDeploy {
       const test = typeof match === 'function' ? match : (t: string) => match.test(t);
       const seen = lines.find((l) => test(l.text));
       if (seen) return Promise.resolve(seen);
+      if (closed) return Promise.reject(new Error(`the deploy exited before a line matching ${match}`));
       return new Promise((res, rej) => {
         const timer = setTimeout(
           () => rej(new Error(`no line matching ${match} in ${timeoutMs} ms:\n${stderr}`)),
@@ -219,6 +228,10 @@ export function startDeploy(env: StandInEnv, opts: DeployOpts): RunningDeploy {
           resolve: (l) => {
             clearTimeout(timer);
             res(l);
+          },
+          exited: () => {
+            clearTimeout(timer);
+            rej(new Error(`the deploy exited before a line matching ${match}:\n${stdout}\n${stderr}`));
           },
         });
       });
@@ -242,6 +255,12 @@ export async function waitForRollouts(run: RunningDeploy, services: readonly str
 /** Lines with the tool's own retry messages (Kubernetes reads and AWS SDK calls). */
 export function retryLines(run: DeployResult): string[] {
   return run.lines.map((l) => l.text).filter((t) => /retry \d+ of \d+/.test(t));
+}
+
+/** How often the run's watches were interrupted and resumed (the tracker's log lines). */
+export function watchBreaks(run: DeployResult): string {
+  const count = (re: RegExp) => run.lines.filter((l) => re.test(l.text)).length;
+  return `${count(/watch of \w+ interrupted/)} watch interruption(s), ${count(/watch of \w+ resumed/)} resumed`;
 }
 
 /** The secrets a run could have printed: the ECR password and token moto hands out, the AWS secret keys. */
