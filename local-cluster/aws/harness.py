@@ -506,8 +506,8 @@ def oidc_issuer(region: str, cluster_name: str) -> str:
     return f"https://oidc.eks.{region}.amazonaws.com/id/" + hashlib.sha256(cluster_name.encode()).hexdigest()[:32].upper()
 
 
-# deploy.yaml's namespace, and the ones the e2e tests and benchmarks deploy the same values to.
-TRUSTED_NAMESPACES = ["production", "e2e-*", "bench-*"]
+# deploy.yaml's namespace, and the ones the e2e tests, fault scenarios and benchmarks deploy the same values to.
+TRUSTED_NAMESPACES = ["production", "e2e-*", "bench-*", "faults-*"]
 
 
 def web_identity_trust(issuer: str, namespaces: list[str], service_account: str) -> dict:
