@@ -13,6 +13,8 @@ let server: Server;
 let stored: { metadata: { resourceVersion: string } } | undefined;
 let rv = 0;
 let renewals = 0;
+/** Store the next renewal, then reset the connection instead of answering (the answer is lost). */
+let loseNextRenewalAnswer = false;
 /** How long the answer to a renewal (PUT) takes. */
 const RENEW_LATENCY_MS = 1500;
 
@@ -47,11 +49,16 @@ beforeAll(async () => {
         ...(body as object),
         metadata: { ...(body.metadata as object), resourceVersion: String(++rv) },
       };
+      if (loseNextRenewalAnswer) {
+        loseNextRenewalAnswer = false;
+        return req.socket.destroy();
+      }
       // Stored at once, answered late: the client learns the new resourceVersion only then.
       const answer = stored;
       await new Promise((r) => setTimeout(r, RENEW_LATENCY_MS));
       return send(200, answer);
     }
+    if (req.method === 'GET' && req.url!.startsWith(PATH) && stored) return send(200, stored);
     if (req.method === 'DELETE') {
       const pre = (body.preconditions as { resourceVersion?: string } | undefined)?.resourceVersion;
       if (!stored || (pre && pre !== stored.metadata.resourceVersion)) return conflict();
@@ -99,3 +106,18 @@ it('releases the lease when the run ends while a renewal is in flight', async ()
   expect(log.filter((m) => /could not release/.test(m))).toEqual([]);
   expect(stored).toBeUndefined(); // the next run can take it at once
 }, 20_000);
+
+it('keeps and releases its lease when a renewal was applied but its answer lost (stale resourceVersion)', async () => {
+  const log: string[] = [];
+  loseNextRenewalAnswer = true;
+  const lock = await acquireLock(kubeConfig(), {
+    namespace: NS,
+    holder: 'me@host (run-id 2)',
+    log: (m) => log.push(m),
+  });
+  // The first renewal (10 s) is stored but its answer reset; its retry then carries a stale version (409).
+  await new Promise((r) => setTimeout(r, 10_000 + RENEW_LATENCY_MS * 3));
+  await lock.release();
+  expect(log.filter((m) => /taken by another run|could not (renew|release)/.test(m))).toEqual([]);
+  expect(stored).toBeUndefined();
+}, 25_000);

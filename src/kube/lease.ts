@@ -102,6 +102,9 @@ export async function acquireLock(kc: KubeConfig, opts: LockOptions): Promise<Ru
     if (current) return holding(api, opts, current, () => tokenRefused(kc), tookOverFrom);
     const existing = await retried('read', () => api.readNamespacedLease({ name: LEASE_NAME, namespace }));
     const held = heldBy(existing, now());
+    // Our own create, whose answer was lost (a reset after the server applied it).
+    if (held.holder === opts.holder)
+      return holding(api, opts, existing, () => tokenRefused(kc), tookOverFrom);
     if (held.expired) {
       try {
         const taken = await api.replaceNamespacedLease({
@@ -144,17 +147,49 @@ function holding(
   const { namespace } = opts;
   let current = lease;
   let lost = false;
-  const renew = async () => {
+  /**
+   * A write whose answer was lost (a reset after the server applied it) leaves us an old
+   * resourceVersion, so the next write fails its precondition (409): read the lease again,
+   * and it is still ours when it still names this run.
+   */
+  const reread = async (): Promise<V1Lease | undefined> => {
     try {
-      const body = {
-        ...current,
-        spec: { ...current.spec, renewTime: new V1MicroTime((opts.now ?? Date.now)()) },
-      };
-      current = await withRetry(
-        `lease ${namespace}/${LEASE_NAME}: renew`,
-        () => api.replaceNamespacedLease({ name: LEASE_NAME, namespace, body }),
+      const fresh = await withRetry(
+        `lease ${namespace}/${LEASE_NAME}: read`,
+        () => api.readNamespacedLease({ name: LEASE_NAME, namespace }),
         { log: opts.log, attempts: 3, onUnauthorized: refresh },
       );
+      return fresh.spec?.holderIdentity === opts.holder ? fresh : undefined;
+    } catch (err) {
+      if (httpStatusOf(err) === 404) return undefined;
+      throw err;
+    }
+  };
+  const renewOnce = () =>
+    withRetry(
+      `lease ${namespace}/${LEASE_NAME}: renew`,
+      () =>
+        api.replaceNamespacedLease({
+          name: LEASE_NAME,
+          namespace,
+          body: {
+            ...current,
+            spec: { ...current.spec, renewTime: new V1MicroTime((opts.now ?? Date.now)()) },
+          },
+        }),
+      { log: opts.log, attempts: 3, onUnauthorized: refresh },
+    );
+  const renew = async () => {
+    try {
+      try {
+        current = await renewOnce();
+      } catch (err) {
+        if (httpStatusOf(err) !== 409) throw err;
+        const fresh = await reread();
+        if (!fresh) throw err;
+        current = fresh;
+        current = await renewOnce();
+      }
     } catch (err) {
       if (httpStatusOf(err) === 409 && !lost) {
         lost = true;
@@ -177,17 +212,28 @@ function holding(
       clearInterval(timer);
       await renewing;
       if (lost) return;
-      try {
-        await withRetry(
+      const remove = (resourceVersion: string | undefined) =>
+        withRetry(
           `lease ${namespace}/${LEASE_NAME}: release`,
           () =>
             api.deleteNamespacedLease({
               name: LEASE_NAME,
               namespace,
-              body: { preconditions: { resourceVersion: current.metadata?.resourceVersion } },
+              body: { preconditions: { resourceVersion } },
             }),
           { log: opts.log, attempts: 3, attemptTimeoutMs: 3_000, onUnauthorized: refresh },
         );
+      try {
+        try {
+          await remove(current.metadata?.resourceVersion);
+        } catch (err) {
+          const status = httpStatusOf(err);
+          // 404: a delete whose answer was lost already removed it.
+          if (status === 404) return;
+          if (status !== 409) throw err;
+          const fresh = await reread();
+          if (fresh) await remove(fresh.metadata?.resourceVersion);
+        }
       } catch (err) {
         // It expires by itself LEASE_SECONDS after the last renewal.
         opts.log(
