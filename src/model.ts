@@ -137,6 +137,31 @@ export interface ServiceResult {
   diagnostics?: Diagnostics;
   /** HPA, PDB and zone spread, checked after the rollout. */
   verification?: { hpa: Check; pdb: Check; spread: Check };
+  /** `plan` with a cluster (and `deploy`, for what it skipped): the target against the live release. */
+  change?: ServiceChange;
+}
+
+/** One object of a release, compared with the live release's: `diff` is a unified diff of the changed lines. */
+export interface ObjectChange {
+  kind: string;
+  name: string;
+  change: 'added' | 'removed' | 'changed';
+  /** Never set for Secrets (their data is never printed). */
+  diff?: string;
+}
+
+/** How one service's target differs from what runs: the plan's unit, shown in the terminal, summary, report and PR comment. */
+export interface ServiceChange {
+  /** `unchanged`: same rendered release and image digest as the live, healthy release. */
+  kind: 'unchanged' | 'changed' | 'new-install';
+  /** The live revision this was computed against (absent for a new install). */
+  liveRevision?: number;
+  /** Image references, `<repo>:<tag>@<digest>` where the digest is known. */
+  image: { from?: string; to: string };
+  chart: { from?: string; to: string };
+  /** Values key paths that differ; the values themselves are never here (some are secret). */
+  values: { path: string; change: 'added' | 'removed' | 'changed' }[];
+  objects: ObjectChange[];
 }
 
 export interface Report {
@@ -156,6 +181,8 @@ export interface Report {
   recovered?: { service: string; action: string }[];
   /** `verify`: the checklist, one row per check per service. */
   checks?: ChecklistRow[];
+  /** `plan --out`: the plan's id (a hash of what it pins), also in the deployment payload. */
+  planId?: string;
   /** Set when the run stopped before releasing (input/preflight) or failed. */
   error?: { kind: string; message: string; exitCode: number };
 }
