@@ -89,7 +89,8 @@ async function openRun(request: DeployRequest, given: PipelineDeps): Promise<Run
   };
   // What a killed run left here (its registry login, kubeconfig) goes before this run adds its own.
   const swept = await sweepLeftovers(deps.tempDir);
-  if (swept.length) deps.out.info(`removed ${swept.length} temp dir(s) a killed run left: ${swept.join(', ')}`);
+  if (swept.length)
+    deps.out.info(`removed ${swept.length} temp dir(s) a killed run left: ${swept.join(', ')}`);
   const workDir = await makePrivateDir(deps.tempDir);
   const runId = randomUUID().slice(0, 13);
   const signal = deps.signal ?? new AbortController().signal;
