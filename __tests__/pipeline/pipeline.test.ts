@@ -317,7 +317,12 @@ function fakeKube(
 ) {
   const tracked: TrackRequest[] = [];
   const locks: string[] = [];
+  const scaled: string[] = [];
   const kube: KubeAccess = {
+    scaler: () => async (req) => {
+      scaled.push(`${req.deployment} to ${req.min}`);
+      return `scaled from 1 to ${req.min}`;
+    },
     lock: async (_kubeconfig, opts) => {
       locks.push(`take ${opts.namespace} as ${opts.holder}`);
       return { release: async () => void locks.push(`release ${opts.namespace}`) };
@@ -346,7 +351,7 @@ function fakeKube(
     }),
     live: () => async (_namespace, service) => live[service] ?? healthy(service),
   };
-  return { kube, tracked, locks };
+  return { kube, tracked, locks, scaled };
 }
 
 function setup(
@@ -374,7 +379,7 @@ function setup(
     tempDir: tmpdir(),
     pathEnv: '',
   };
-  return { deps, out, tracked: k.tracked, locks: k.locks, ...r };
+  return { deps, out, tracked: k.tracked, locks: k.locks, scaled: k.scaled, ...r };
 }
 
 const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
@@ -551,6 +556,18 @@ describe('a deploy of the six services', () => {
       'skipped',
       'it depends on user-service, which did not become ready',
     ]);
+  });
+
+  it("raises a first install to its HPA's minimum at once; an upgrade's replicas are the HPA's alone", async () => {
+    const first = setup();
+    await runPipeline(request(), first.deps);
+    expect(first.scaled.sort()).toEqual(SERVICES.map((s) => `${s} to 3`).sort());
+    expect(first.tracked.every((t) => t.minReplicas === 3)).toBe(true);
+    expect(first.out.text()).toContain('user-service: scaled from 1 to 3');
+
+    const upgrade = setup({ cluster: (args) => (args[0] === 'list' ? listedAt(4) : undefined) });
+    await runPipeline(request(), upgrade.deps);
+    expect(upgrade.scaled).toEqual([]);
   });
 
   it('writes the trace annotations into the values the release gets', async () => {
@@ -1275,6 +1292,7 @@ describe('a cancelled run (SIGINT/SIGTERM)', () => {
     t.deps.kube = {
       lock: fakeKube().kube.lock,
       live: fakeKube().kube.live,
+      scaler: fakeKube().kube.scaler,
       tracker: async () => ({
         // Every rollout is still in progress when the signal comes.
         track: (req) =>

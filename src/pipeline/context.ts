@@ -65,7 +65,11 @@ export interface KubeAccess {
   verifier(kubeconfig: string): Verifier;
   /** `verify`: what one service looks like live. */
   live(kubeconfig: string): (namespace: string, service: string) => Promise<LiveService>;
+  /** A first install under an HPA: its Deployment raised to the HPA's minimum now; says what it did. */
+  scaler(kubeconfig: string): Scaler;
 }
+
+export type Scaler = (req: { namespace: string; deployment: string; min: number }) => Promise<string>;
 
 /** One run: created before the first stage, closed after the last. */
 export interface RunContext {
@@ -132,6 +136,7 @@ export interface Session {
   /** The namespace's deploy lease (deploy mode); released at the end of the run. */
   lock?: RunLock;
   verify: Verifier;
+  scale: Scaler;
 }
 
 export function helmFor(ctx: RunContext, target: Target, cluster?: ClusterAccess): Helm {

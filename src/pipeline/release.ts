@@ -117,14 +117,20 @@ async function releaseOne(
     return { ready: false };
   }
   results.update(svc.name, { revision });
+  // Under an HPA the chart leaves replicas out: a first install starts at 1, raised here to the HPA's minimum.
+  const min = expected.replicas === undefined ? expected.autoscaling?.min : undefined;
+  if (!before && min && min > 1) {
+    const deployment = expected.deployment ?? svc.name;
+    out.info(`${svc.name}: ${await session.scale({ namespace: plan.namespace, deployment, min })}`);
+  }
   const outcome = await session.tracker.track({
     service: svc.name,
     deployment: expected.deployment ?? svc.name,
     timeoutSeconds: plan.request.timeoutSeconds,
     since: started,
     onProgress: out.progress,
-    // Under an HPA the chart leaves replicas out: a first install is done at the HPA's minimum.
-    minReplicas: expected.replicas === undefined ? expected.autoscaling?.min : undefined,
+    // A first install is done at the HPA's minimum.
+    minReplicas: min,
   });
   if (outcome.verdict === 'ready') {
     out.info(`${svc.name}: revision ${revision} ready in ${formatSeconds(elapsed())}`);
