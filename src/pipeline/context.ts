@@ -69,7 +69,7 @@ export interface KubeAccess {
   scaler(kubeconfig: string): Scaler;
 }
 
-export type Scaler = (req: { namespace: string; deployment: string; min: number }) => Promise<string>;
+type Scaler = (req: { namespace: string; deployment: string; min: number }) => Promise<string>;
 
 /** One run: created before the first stage, closed after the last. */
 export interface RunContext {
