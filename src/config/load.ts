@@ -260,7 +260,7 @@ function environmentDeployment(
   e: { url?: string; production?: boolean; transient?: boolean },
 ): EnvironmentDeployment {
   if (e.url !== undefined) {
-    let host = '';
+    let host: string;
     try {
       host = new URL(e.url).host;
     } catch {

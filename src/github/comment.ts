@@ -4,7 +4,7 @@
  * The body is a pure function of the Report (planComment); upsertPlanComment talks to
  * GitHub and never fails the plan: without `pull-requests: write` it warns.
  */
-import type { ObjectChange, Report, ServiceResult } from '../model.js';
+import type { ObjectChange, Report, ServiceChange, ServiceResult } from '../model.js';
 import type { Output } from '../report/output.js';
 import { redact } from '../report/redact.js';
 import { shortDigest } from '../report/summary.js';
@@ -31,7 +31,7 @@ function shortRef(ref: string | undefined): string | undefined {
 const fromTo = (from: string | undefined, to: string | undefined) =>
   from && from !== to ? `${code(from)} → ${code(to)}` : code(to);
 
-function objectsText(objects: ObjectChange[]): string {
+function objectsText(objects: ServiceChange['objects']): string {
   if (!objects.length) return 'none';
   const n = (c: ObjectChange['change']) => objects.filter((o) => o.change === c).length;
   return (['changed', 'added', 'removed'] as const)

@@ -135,6 +135,11 @@ export class GitHubDeployment {
     }
   }
 
+  /** The run stopped unexpectedly: an error, on the deployment if it exists. */
+  async abort(description: string): Promise<void> {
+    if (this.id !== undefined) await this.status('error', description);
+  }
+
   /**
    * The run is over: its final state. A run that stopped before the releases started
    * (input, preflight, cancel) creates its deployment here, to record the error.
