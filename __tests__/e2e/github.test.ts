@@ -107,6 +107,7 @@ describe('the bundled Action on GitHub', () => {
   it('records a deploy as a GitHub deployment: in_progress, then success, with the digests', async () => {
     restrictedNamespace(env, NS);
     const pushed = await pushImages(env, SERVICES, TAG);
+    const before = server.requests.length;
     const run = await runNode(env, [resolve('dist/index.js')], {
       ...githubEnv('push', { ref: 'refs/heads/main' }, 'deploy'),
       'INPUT_CLUSTER-NAME': env.EKS_CLUSTER_NAME,
@@ -143,7 +144,12 @@ describe('the bundled Action on GitHub', () => {
     expect(Object.fromEntries(payload.services.map((s) => [s.service, s.digest]))).toEqual(pushed);
     // the summary is still written; the comment API is not used on a push
     expect(readFileSync(join(dir, 'deploy-summary.md'), 'utf8')).toContain('Deployed 6 services');
-    expect(server.calls('issues/create-comment')).toHaveLength(0);
+    const mine = server.requests.slice(before).map((r) => r.operationId);
+    expect(mine).toEqual([
+      'repos/create-deployment',
+      'repos/create-deployment-status',
+      'repos/create-deployment-status',
+    ]);
     expect(server.violations).toEqual([]);
   });
 });
