@@ -49,6 +49,14 @@ export interface PipelineDeps {
   kube?: KubeAccess;
   /** Aborted when the run is cancelled (the front doors abort it on SIGINT/SIGTERM). */
   signal?: AbortSignal;
+  /**
+   * Every input and preflight check passed and the releases are about to start (deploy
+   * only): the Action records a GitHub deployment here. Must not throw.
+   */
+  onReleaseStart?: (start: {
+    namespace: string;
+    services: { service: string; image: string; digest?: string }[];
+  }) => Promise<void>;
 }
 
 export type Tracker = {

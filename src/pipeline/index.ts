@@ -51,6 +51,14 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       checkCancelled(ctx);
       session = await openSession(ctx, plan, helm, cluster);
       if (request.mode === 'plan') return results.finish('planned');
+      await ctx.deps.onReleaseStart?.({
+        namespace: plan.namespace,
+        services: [...rendered.values()].map((r) => ({
+          service: r.svc.name,
+          image: `${r.image.uri ?? r.svc.repository}:${r.image.tag}`,
+          digest: r.image.digest,
+        })),
+      });
       await releaseInWaves(ctx, plan, rendered, session);
       checkCancelled(ctx);
       results.flushWarnings();
