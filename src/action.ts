@@ -262,7 +262,8 @@ export async function run(): Promise<void> {
       pathEnv: helmSource === 'pinned' ? undefined : process.env.PATH,
       installHelm,
       onReleaseStart: deployment
-        ? (start) => deployment!.start(deploymentPayload(request, start.namespace, start.services))
+        ? // Not awaited: GitHub's API never holds the releases back; the final status waits for it.
+          async (start) => void deployment!.start(deploymentPayload(request, start.namespace, start.services))
         : undefined,
     });
     await publish(report, request, out);

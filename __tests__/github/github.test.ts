@@ -267,6 +267,15 @@ describe('the GitHub deployment', () => {
     ]);
   });
 
+  it('keeps the order in_progress → final when the start was not waited for (the Action does not)', async () => {
+    server.failNext('repos/create-deployment', 502, {}, 1);
+    const d = new GitHubDeployment(gh, target, out);
+    void d.start(payload);
+    await d.finish(deployed('success'), payload);
+    expect(server.deployments).toHaveLength(1);
+    expect(server.deployments[0]!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+  });
+
   it('ends in failure when a service failed', async () => {
     const d = new GitHubDeployment(gh, target, out);
     await d.start(payload);

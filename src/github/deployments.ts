@@ -128,15 +128,27 @@ export class GitHubDeployment {
     }
   }
 
-  /** The releases start: create the deployment and mark it in_progress. */
-  async start(payload: DeploymentPayload): Promise<void> {
-    if (await this.create(payload, `deploying ${payload.services.length} services at ${payload.imageTag}`)) {
-      await this.status('in_progress', `deploying ${payload.imageTag}`);
-    }
+  /** Set by `start`: what the final state must wait for. */
+  private starting: Promise<void> = Promise.resolve();
+
+  /**
+   * The releases start: create the deployment and mark it in_progress. The Action does not
+   * wait for it (a slow or retrying GitHub API never holds the releases back); `finish` and
+   * `abort` do.
+   */
+  start(payload: DeploymentPayload): Promise<void> {
+    return (this.starting = (async () => {
+      if (
+        await this.create(payload, `deploying ${payload.services.length} services at ${payload.imageTag}`)
+      ) {
+        await this.status('in_progress', `deploying ${payload.imageTag}`);
+      }
+    })());
   }
 
   /** The run stopped unexpectedly: an error, on the deployment if it exists. */
   async abort(description: string): Promise<void> {
+    await this.starting;
     if (this.id !== undefined) await this.status('error', description);
   }
 
@@ -145,6 +157,7 @@ export class GitHubDeployment {
    * (input, preflight, cancel) creates its deployment here, to record the error.
    */
   async finish(report: Report, fallback: DeploymentPayload): Promise<void> {
+    await this.starting;
     const state = finalState(report);
     if (await this.create({ ...fallback, planId: report.planId ?? fallback.planId }, describe(report))) {
       await this.status(state, describe(report));
