@@ -931,7 +931,7 @@ function shippedSection(R) {
       `on a first install the gateway starts within 2 s of its dependencies being ready (every run): ${metOr(stats(s.first.gap).max <= 2000)}.`,
     '',
     `The default concurrency (today ${s.defaultConcurrency}) is to be chosen from this table: of the concurrencies measured on deploy.yaml, the fastest median here is ${fastest.label.replace('deploy.yaml, ', '')}. ` +
-      "deploy.yaml's first wave has five services, so from 5 up every value releases the same way (10 stands for them); " +
+      "deploy.yaml's first wave has five services, so every value from 5 up releases it the same way; " +
       "against EKS, whose control plane does not share the deploy's CPU, more at once costs less than on the stand-in.",
     '',
     `First install stages (medians): ${formatStages(s.first.stages)}.`,
