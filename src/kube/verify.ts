@@ -10,6 +10,7 @@ import {
   PolicyV1Api,
   type KubeConfig,
   type V1Node,
+  type V1Pod,
   type V1PodDisruptionBudget,
 } from '@kubernetes/client-node';
 import { apiErrorMessage, httpStatusOf, tokenRefused } from './client.js';
@@ -42,7 +43,12 @@ export interface VerifyRequest {
   strict?: boolean;
   /** Hears each retried read once, with its cause. */
   log?: (message: string) => void;
+  /** Where the spread check gets the nodes (a run shares one list: `sharedNodes`); default: a list of its own. */
+  nodes?: NodeSource;
 }
+
+/** The nodes for these pods, from `list` or from an earlier list. */
+export type NodeSource = (pods: readonly V1Pod[], list: () => Promise<V1Node[]>) => Promise<V1Node[]>;
 
 export interface Verification {
   service: string;
@@ -158,15 +164,10 @@ async function verifySpread(req: VerifyRequest): Promise<Check> {
   const apps = kc.makeApiClient(AppsV1Api);
   const retried = <T>(what: string, read: () => Promise<T>) =>
     withRetry(`${service}: ${what}`, read, { log: req.log, onUnauthorized: () => tokenRefused(kc) });
-  // Nodes are cluster-scoped: a namespace-scoped deploy role may not list them.
-  let nodes: V1Node[];
+  let pods: V1Pod[];
+  let replicas: number;
   try {
-    nodes = (await retried('listing nodes', () => core.listNode())).items;
-  } catch (err) {
-    return notChecked(req, 'nodes', err);
-  }
-  try {
-    const [pods, deployment] = await Promise.all([
+    const [listed, deployment] = await Promise.all([
       retried(`listing the pods of ${service}`, () =>
         core.listNamespacedPod({ namespace, labelSelector: `app=${service}` }),
       ),
@@ -174,9 +175,37 @@ async function verifySpread(req: VerifyRequest): Promise<Check> {
         apps.readNamespacedDeployment({ name: service, namespace }),
       ),
     ]);
-    const replicas = deployment?.spec?.replicas ?? pods.items.length;
-    return judgeSpread(pods.items, nodes, replicas, { strict: req.strict });
+    pods = listed.items;
+    replicas = deployment?.spec?.replicas ?? pods.length;
   } catch (err) {
     return notChecked(req, `the pods of ${service}`, err);
   }
+  // Nodes are cluster-scoped: a namespace-scoped deploy role may not list them.
+  let nodes: V1Node[];
+  try {
+    const list = () => retried('listing nodes', () => core.listNode()).then((l) => l.items);
+    nodes = await (req.nodes ? req.nodes(pods, list) : list());
+  } catch (err) {
+    return notChecked(req, 'nodes', err);
+  }
+  return judgeSpread(pods, nodes, replicas, { strict: req.strict });
+}
+
+/**
+ * The nodes, listed once for a run's verifications instead of once per service; listed
+ * again when a pod runs on a node the list does not have (a node added since) or the
+ * list is older than `maxAgeMs`.
+ */
+export function sharedNodes(maxAgeMs = 30_000): NodeSource {
+  let cached: { at: number; nodes: Promise<V1Node[]> } | undefined;
+  return async (pods, list) => {
+    if (cached && Date.now() - cached.at <= maxAgeMs) {
+      const nodes = await cached.nodes.catch(() => undefined);
+      const known = new Set(nodes?.map((n) => n.metadata?.name));
+      if (nodes && pods.every((p) => !p.spec?.nodeName || known.has(p.spec.nodeName))) return nodes;
+    }
+    const at = Date.now();
+    cached = { at, nodes: list() };
+    return cached.nodes;
+  };
 }

@@ -16,7 +16,7 @@ import { connectKubeConfig } from '../kube/client.js';
 import { RolloutTracker } from '../kube/tracker.js';
 import { readLiveService } from '../kube/live.js';
 import { raiseToMinimum } from '../kube/scale.js';
-import { verifyService } from '../kube/verify.js';
+import { sharedNodes, verifyService } from '../kube/verify.js';
 import type { Plan } from '../model.js';
 import type { Output } from '../report/output.js';
 import type { ClusterAccess, KubeAccess, RunContext, Session } from './context.js';
@@ -191,8 +191,11 @@ export function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
     lock: async (kubeconfig, opts) => acquireLock(await kubeConfig(kubeconfig), opts),
     tracker: async (kubeconfig, namespace, out) =>
       RolloutTracker.start({ kubeconfig: await kubeConfig(kubeconfig), namespace, out }),
-    verifier: (kubeconfig) => async (req) =>
-      verifyService({ ...req, kc: await kubeConfig(kubeconfig), log: (m) => out.info(m) }),
+    verifier: (kubeconfig) => {
+      const nodes = sharedNodes();
+      return async (req) =>
+        verifyService({ ...req, kc: await kubeConfig(kubeconfig), log: (m) => out.info(m), nodes });
+    },
     live: (kubeconfig) => async (namespace, service) =>
       readLiveService(await kubeConfig(kubeconfig), namespace, service, (m) => out.info(m)),
     scaler: (kubeconfig) => async (req) =>
