@@ -96,6 +96,7 @@ describe('cli: plan', () => {
         keepFailedInstall: false,
         strict: false,
         reportPath: undefined,
+        force: false,
         fileRoots: { workspace: undefined, allowed: [] },
         trace: { commitSha: 'f00dcafe', actor: 'Ada Lovelace' },
       },

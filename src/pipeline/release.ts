@@ -56,11 +56,33 @@ async function releaseWaves(
       settleAll(
         wave.map((name) =>
           // Queued behind the concurrency limit when the signal came: never started.
-          limit(() => (ctx.signal.aborted ? undefined : releaseOne(ctx, plan, rendered.get(name)!, session))),
+          limit(() =>
+            ctx.signal.aborted
+              ? undefined
+              : unchanged(ctx, name)
+                ? leaveAlone(ctx, name)
+                : releaseOne(ctx, plan, rendered.get(name)!, session),
+          ),
         ),
       ),
     );
   }
+}
+
+/** Its target equals the live, healthy release (see src/pipeline/diff.ts); never true with --force, which skips the diff. */
+function unchanged(ctx: RunContext, name: string): boolean {
+  return ctx.results.get(name)?.change?.kind === 'unchanged';
+}
+
+/** No new revision for a service that would not change: it counts as done for the waves after it. */
+function leaveAlone(ctx: RunContext, name: string): void {
+  const revision = ctx.results.get(name)!.change!.liveRevision;
+  ctx.results.update(name, {
+    status: 'unchanged',
+    revision,
+    message: `identical to the live revision ${revision}: not released (force to release it anyway)`,
+  });
+  ctx.out.info(`${name}: unchanged, revision ${revision} left as it is`);
 }
 
 async function releaseOne(
