@@ -17,7 +17,7 @@ import * as yaml from 'js-yaml';
 import type { ObjectChange, ServiceChange, ValueChange } from '../model.js';
 
 /** Written by every run into deploymentAnnotations (see runValuesFile in src/pipeline/render.ts). */
-export const TRACE_ANNOTATIONS = [
+const TRACE_ANNOTATIONS = [
   'ecommerce-deploy/commit',
   'ecommerce-deploy/run-url',
   'ecommerce-deploy/actor',
@@ -113,7 +113,7 @@ export function diffManifests(live: string | undefined, target: string, withDiff
 /** A key whose value must never be shown: passwords, tokens, keys, credentials. */
 const SECRET_KEY = /pass(word|wd)?|secret|token|api[-_]?key|credential|private[-_]?key|auth|cert|dsn/i;
 
-export const looksSecret = (path: string): boolean => path.split('.').some((k) => SECRET_KEY.test(k));
+const looksSecret = (path: string): boolean => path.split('.').some((k) => SECRET_KEY.test(k));
 
 const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
