@@ -167,8 +167,7 @@ describe('action.yml', () => {
     );
     for (const [name, input] of Object.entries(action.inputs))
       expect([name, input.description.length > 10]).toEqual([name, true]);
-    // Required unless plan-file gives it: buildRequest says so (exit 2) when it is missing.
-    expect(action.inputs['image-tag']?.required).toBe(false);
+    expect(action.inputs['image-tag']?.required).toBe(true);
   });
 
   it('has the same defaults as the CLI', () => {

@@ -3,7 +3,7 @@
  * releases shows exactly what a values change does; a deploy that changes nothing makes no
  * new revision; a plan file is applied as reviewed, and refused once a release moved.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PlanFile, Report } from '../../src/model.js';
@@ -16,7 +16,7 @@ import {
   SERVICES,
   type StandInEnv,
 } from '../../scripts/stand-in.mjs';
-import { deployCli, runNode, writeDeployFile } from './run.js';
+import { deployCli, parseOutputs, runNode, writeDeployFile } from './run.js';
 
 const NS = 'e2e-plan';
 const TAG = 'plan-1';
@@ -121,6 +121,35 @@ describe('plan against the live releases', () => {
     // The trace annotations (a new run, a new commit) are not a change.
     expect(run.stdout).not.toMatch(/ecommerce-deploy\/(commit|actor|image-tag)/);
     expect(revisions()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 1])));
+  });
+
+  it('through the Action: changes-pending, and a collapsible block per changed service in the job summary', async () => {
+    const files = { output: join(dir, 'action-output'), summary: join(dir, 'action-summary.md') };
+    writeFileSync(files.output, '');
+    writeFileSync(files.summary, '');
+    const run = await runNode(env, [resolve(repoRoot, 'dist/index.js')], {
+      'INPUT_CLUSTER-NAME': env.EKS_CLUSTER_NAME,
+      'INPUT_AWS-REGION': env.AWS_REGION,
+      INPUT_CONFIG: withConfig('payment-service', 'enabled'),
+      'INPUT_ALLOW-FILES-FROM': repoRoot,
+      'INPUT_IMAGE-TAG': TAG,
+      INPUT_NAMESPACE: NS,
+      'INPUT_DRY-RUN': 'true',
+      GITHUB_OUTPUT: files.output,
+      GITHUB_STEP_SUMMARY: files.summary,
+      RUNNER_TEMP: dir,
+      HELM_BIN: HELM3,
+    });
+    expect({ code: run.code, output: run.code === 0 ? '' : run.stdout + run.stderr }).toEqual({
+      code: 0,
+      output: '',
+    });
+    const outputs = parseOutputs(files.output);
+    expect([outputs.result, outputs['changes-pending']]).toEqual(['planned', 'true']);
+    const summary = readFileSync(files.summary, 'utf8');
+    expect(summary).toContain('<summary><b>payment-service</b>: changes 2 objects</summary>');
+    expect(summary).toContain('- <b>user-service</b>: unchanged');
+    expect(summary).toMatch(/```diff\n[\s\S]*\+\s+FEATURE_FLAG: enabled/);
   });
 
   it('ends with 0 under --detailed-exitcode when nothing would change (helm 4)', async () => {
