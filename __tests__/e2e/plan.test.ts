@@ -166,7 +166,7 @@ describe('deploy leaves what does not change alone', () => {
     expect(run.report!.services.map((s) => [s.service, s.status, s.revision])).toEqual(
       run.report!.services.map((s) => [s.service, 'unchanged', 1]),
     );
-    expect(run.stdout).toMatch(/Deployed 0 services, 6 unchanged/);
+    expect(run.stdout).toMatch(/^Nothing to deploy: 6 services unchanged/);
     expect(revisions()).toEqual(Object.fromEntries(SERVICES.map((s) => [s, 1])));
   });
 

@@ -72,6 +72,7 @@ describe('diffManifests', () => {
     expect(diff).toContain('+    - port: 8080');
     // Only the changed lines and their context, not the whole object twice.
     expect(diff.split('\n').filter((l) => /^[-+]/.test(l))).toHaveLength(2);
+    expect(changes[1]!.diff).toMatch(/^@@ -0,0 \+1,3 @@\n\+kind: Ingress\n/);
   });
 
   it('sees nothing when only order and YAML layout differ', () => {

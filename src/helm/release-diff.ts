@@ -77,8 +77,12 @@ function unifiedDiff(key: string, from: unknown, to: unknown): string {
   const patch = structuredPatch(`live/${key}`, `target/${key}`, asYaml(from), asYaml(to), '', '', {
     context: 3,
   });
+  // As diff(1) writes it: an empty side starts at line 0 (`@@ -0,0 +1,15 @@` for an added object).
+  const start = (line: number, count: number) => `${count ? line : line - 1},${count}`;
   return patch.hunks
-    .map((h) => [`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines].join('\n'))
+    .map((h) =>
+      [`@@ -${start(h.oldStart, h.oldLines)} +${start(h.newStart, h.newLines)} @@`, ...h.lines].join('\n'),
+    )
     .join('\n');
 }
 

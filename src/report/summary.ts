@@ -52,6 +52,7 @@ function headline(report: Report): string {
   }
   if (report.result === 'planned') return `Plan: ${services} would be deployed`;
   const left = report.services.filter((r) => r.status === 'unchanged').length;
+  if (report.result === 'success' && left === n) return `Nothing to deploy: ${services} unchanged`;
   if (report.result === 'success' && left) return `Deployed ${count(n - left)}, ${left} unchanged`;
   if (report.mode === 'verify' && !report.error) {
     const failed = (report.checks ?? []).filter((c) => c.status === 'failed').length;
@@ -176,6 +177,7 @@ function changeMarkdown(r: ServiceResult): string[] {
   const diffs = change.objects.filter((o) => o.diff);
   if (!body.length && !diffs.length) return [`- ${head}`];
   return [
+    '',
     '<details>',
     `<summary>${head}</summary>`,
     '',
