@@ -8,6 +8,18 @@ import * as yaml from 'js-yaml';
 
 type Values = Record<string, unknown>;
 
+/**
+ * YAML as helm reads values (go-yaml v2 through sigs.k8s.io/yaml): YAML 1.1 scalars, so `on`/`yes`
+ * are booleans and `0777` is octal, merge keys work, and timestamps stay strings.
+ */
+const HELM_YAML = yaml.CORE_SCHEMA.withTags(
+  yaml.nullYaml11Tag,
+  yaml.boolYaml11Tag,
+  yaml.intYaml11Tag,
+  yaml.floatYaml11Tag,
+  yaml.mergeTag,
+);
+
 const isMap = (v: unknown): v is Values => !!v && typeof v === 'object' && !Array.isArray(v);
 
 function merge(base: Values, over: Values): Values {
@@ -26,7 +38,7 @@ function setPath(values: Values, path: string, value: string): Values {
 export async function userValues(valuesFiles: string[], sets: Record<string, string>): Promise<Values> {
   let values: Values = {};
   for (const file of valuesFiles) {
-    const doc = yaml.load(await readFile(file, 'utf8'));
+    const doc = yaml.load(await readFile(file, 'utf8'), { schema: HELM_YAML });
     if (isMap(doc)) values = merge(values, doc);
   }
   for (const [path, value] of Object.entries(sets)) values = setPath(values, path, value);
