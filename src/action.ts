@@ -12,6 +12,8 @@ import { context } from '@actions/github';
 import { awsClients } from './aws/clients.js';
 import { runPipeline } from './pipeline/index.js';
 import { changesPending, exitCodeOf } from './report/recorder.js';
+import { commentPlanOnPullRequest, deploymentFor, deploymentPayload, gitHubRun } from './github/run.js';
+import type { GitHubDeployment } from './github/deployments.js';
 import { DeployError, inputError, preflightError } from './errors.js';
 import { DEFAULT_HELM_VERSION, installHelm } from './helm/binary.js';
 import type { DeployRequest, Report } from './model.js';
@@ -232,16 +234,28 @@ function fail(message: string, exitCode: number, published = false): void {
   process.exitCode = exitCode;
 }
 
+/** Ends the run's GitHub deployment from the Report (the services' images and digests as deployed). */
+async function finishDeployment(deployment: GitHubDeployment, request: DeployRequest, report: Report) {
+  const services = report.services.map((r) => ({ service: r.service, image: r.image, digest: r.digest }));
+  await deployment.finish(report, deploymentPayload(request, report.namespace, services, report.planId));
+}
+
 export async function run(): Promise<void> {
   const cancellation = cancelOnSignals((name, first) =>
     core.warning(
       first ? `${name}: cancelling this deploy; the summary and outputs are still written` : `${name} again`,
     ),
   );
+  let deployment: GitHubDeployment | undefined;
   try {
     const out = new ActionOutput();
+    // Masked before anything can print it.
+    const token = core.getInput('github-token');
+    out.setSecret(token);
     const helmSource = helmSourceInput();
     const request = requestFromInputs(helmSource);
+    const github = gitHubRun(token, request.trace.runUrl, out);
+    if (github && request.mode === 'deploy') deployment = deploymentFor(github, request, out);
     // The kubeconfig's exec plugin runs dist/cli.js beside this bundle to mint EKS tokens.
     const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
     if (request.mode !== 'plan' && request.cluster && !existsSync(cli)) {
@@ -259,13 +273,20 @@ export async function run(): Promise<void> {
       // pinned: no helm from PATH, so preflight installs (or re-verifies) the pinned one.
       pathEnv: helmSource === 'pinned' ? undefined : process.env.PATH,
       installHelm,
+      onReleaseStart: deployment
+        ? // Not awaited: GitHub's API never holds the releases back; the final status waits for it.
+          async (start) => void deployment!.start(deploymentPayload(request, start.namespace, start.services))
+        : undefined,
     });
     await publish(report, request, out);
+    if (github && request.mode === 'plan') await commentPlanOnPullRequest(github, report, out, out.secrets);
+    if (deployment) await finishDeployment(deployment, request, report);
     const exitCode = exitCodeOf(report);
     // The pipeline has already shown report.error as an error annotation; setFailed would repeat it.
     if (report.error) process.exitCode = exitCode;
     else if (exitCode !== 0) fail(failedServices(report), exitCode, true);
   } catch (err) {
+    await deployment?.abort(`stopped: ${err instanceof Error ? err.message : String(err)}`);
     if (err instanceof DeployError) fail(err.describe(), err.exitCode);
     else
       fail(

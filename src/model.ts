@@ -119,7 +119,19 @@ export interface DeployConfig {
   environments: Record<string, string[]>;
   /** Environment name -> its namespace, where it overrides `namespace`. */
   environmentNamespaces: Record<string, string | undefined>;
+  /** Environment name -> what its GitHub deployments say (deploy file: url, production, transient). */
+  environmentDeployments?: Record<string, EnvironmentDeployment>;
   services: ServiceSpec[];
+}
+
+/** A deploy file environment's GitHub deployment settings. */
+export interface EnvironmentDeployment {
+  /** environment_url of its deployment statuses. */
+  url?: string;
+  /** production_environment (GitHub's default: true for an environment named production). */
+  production?: boolean;
+  /** transient_environment. */
+  transient?: boolean;
 }
 
 export interface PlannedService extends ServiceSpec {

@@ -141,6 +141,7 @@ describe('action.yml', () => {
         'config',
         'dry-run',
         'environment',
+        'github-token',
         'helm-source',
         'helm-version',
         'image-tag',
@@ -168,6 +169,8 @@ describe('action.yml', () => {
     for (const [name, input] of Object.entries(action.inputs))
       expect([name, input.description.length > 10]).toEqual([name, true]);
     expect(action.inputs['image-tag']?.required).toBe(true);
+    // GitHub deployments and the plan comment with the job's own token unless told otherwise.
+    expect(action.inputs['github-token']?.default).toBe('${{ github.token }}');
   });
 
   it('has the same defaults as the CLI', () => {

@@ -124,6 +124,39 @@ describe('the deploy file', () => {
     expect(e.hint).toContain('DNS-1123');
   });
 
+  it('reads the GitHub deployment settings of each environment', () => {
+    const file = deployFile(
+      valid.replace(
+        'valuesFiles: [values/prod.yaml]',
+        'valuesFiles: [values/prod.yaml]\n    url: https://shop.example.com\n    production: true\n  preview:\n    transient: true',
+      ),
+    );
+    const config = loadDeployConfig(file);
+    expect(config.environmentDeployments).toEqual({
+      production: { url: 'https://shop.example.com', production: true, transient: undefined },
+      preview: { url: undefined, production: undefined, transient: true },
+    });
+  });
+
+  it.each([
+    ['url: shop.example.com', 'environments.production.url', /must be an http:\/\/ or https:\/\/ URL/],
+    ['url: "http://[bad"', 'environments.production.url', /is not a URL/],
+    ['production: "yes"', 'environments.production.production', /must be boolean/],
+    [
+      'production: true\n    transient: true',
+      'environments.production.transient',
+      /both production and transient/,
+    ],
+  ])('rejects the environment setting %s, naming its key', (line, key, text) => {
+    const file = deployFile(
+      valid.replace('valuesFiles: [values/prod.yaml]', `valuesFiles: [values/prod.yaml]\n    ${line}`),
+    );
+    const err = failure(() => loadDeployConfig(file));
+    expect(err.exitCode).toBe(2);
+    expect(err.where?.key).toBe(key);
+    expect(err.message).toMatch(text);
+  });
+
   it('names the service, key and path of a missing values file', () => {
     const file = deployFile(valid.replace('values/a.yaml', 'values/missing.yaml'));
     const e = failure(() => loadDeployConfig(file));

@@ -80,7 +80,7 @@ export interface DeployResult {
   lines: Line[];
   startedAt: number;
   exitedAt: number;
-  /** The TMPDIR this run was given (fresh, empty at its start). */
+  /** The TMPDIR this run was given (fresh and empty at its start, unless `DeployOpts.tmp` named one). */
   tmp: string;
   reportPath: string;
   report?: Report;
@@ -109,11 +109,13 @@ export interface DeployOpts {
   detached?: boolean;
   /** Killed (SIGKILL) after this long; the scenario then fails on the exit code. */
   timeoutMs?: number;
+  /** Run with this TMPDIR (e.g. a killed run's, to see its leftovers swept) instead of a fresh one. */
+  tmp?: string;
 }
 
 /** Starts `ecommerce-deploy deploy` (dist/cli.js) the way a user runs it, with a fresh TMPDIR. */
 export function startDeploy(env: StandInEnv, opts: DeployOpts): RunningDeploy {
-  const tmp = mkdtempSync(join(tmpdir(), `faults-${opts.label}-`));
+  const tmp = opts.tmp ?? mkdtempSync(join(tmpdir(), `faults-${opts.label}-`));
   const reportDir = mkdtempSync(join(tmpdir(), `faults-report-${opts.label}-`));
   const reportPath = join(reportDir, 'report.json');
   const { KUBECONFIG: _admin, ...aws } = env;
@@ -282,7 +284,7 @@ export async function knownSecrets(env: StandInEnv, extra: string[] = []): Promi
 }
 
 /** Every file under dir (recursively), for the temp check and the secret scan. */
-function filesUnder(dir: string): string[] {
+export function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
@@ -344,8 +346,8 @@ export interface EndState {
 
 /**
  * The end state after a scenario: every release of the namespace `deployed` at the
- * expected revision, each run's TMPDIR empty (but for `killed` runs, whose leftovers are
- * listed: nothing cleans up after SIGKILL), no secret in any output, report or leftover,
+ * expected revision, each run's TMPDIR empty (a `killed` run's too: nothing of its own cleans up
+ * after SIGKILL, so the next run in that TMPDIR must have swept it), no secret in any output, report or leftover,
  * then a following deploy of a fresh tag exits 0 and leaves every release one revision on.
  */
 export async function checkEndState(
@@ -361,13 +363,14 @@ export async function checkEndState(
   },
 ): Promise<EndState> {
   const problems = releaseProblems(env, opts.namespace, opts.expected);
-  const leftovers: string[] = [];
   for (const run of opts.runs) {
     const left = filesUnder(run.tmp);
     if (left.length) problems.push(`${run.label}: left in TMPDIR: ${left.join(', ')}`);
   }
-  for (const run of opts.killed ?? [])
-    leftovers.push(...filesUnder(run.tmp).map((f) => f.replace(run.tmp, '$TMPDIR')));
+  for (const run of opts.killed ?? []) {
+    const left = filesUnder(run.tmp);
+    if (left.length) problems.push(`${run.label} (killed): left in TMPDIR, not swept: ${left.join(', ')}`);
+  }
   for (const run of [...opts.runs, ...(opts.killed ?? [])]) problems.push(...secretsIn(run, opts.secrets));
 
   const services = Object.keys(opts.expected);
@@ -397,10 +400,8 @@ export async function checkEndState(
     .join(', ');
   const summary = problems.length
     ? `FAILED: ${problems.join('; ')}`
-    : `ok: ${revisions} deployed; TMPDIR empty (${opts.runs.length + 1} run(s))` +
-      (opts.killed?.length
-        ? `, except the SIGKILLed run's (${leftovers.length ? leftovers.join(', ') : 'empty'})`
-        : '') +
+    : `ok: ${revisions} deployed; TMPDIR empty (${opts.runs.length + 1} run(s)` +
+      (opts.killed?.length ? `, and the SIGKILLed run's, swept by the next run there)` : ')') +
       `; no ECR password/token, AWS secret key or EKS token in outputs, reports` +
       (opts.killed?.length ? ' or leftovers' : '') +
       `; following deploy exit 0 in ${seconds(next.exitedAt - next.startedAt)}`;

@@ -12,6 +12,7 @@ import { harness, startApiProxy, type ApiProxy } from '../e2e/faults.js';
 import {
   checkEndState,
   deploy,
+  filesUnder,
   freshTag,
   knownSecrets,
   latestReleases,
@@ -147,6 +148,10 @@ describe('c: SIGKILL of the whole process group mid helm upgrade', () => {
     const leaseHolder = JSON.parse(kubectl(env, ['get', 'lease', 'ecommerce-deploy', '-n', ns, '-o', 'json']))
       .spec.holderIdentity as string;
 
+    // What SIGKILL left in its TMPDIR (the work dir with the registry login, the kubeconfig):
+    // the recovery run, in the same TMPDIR, sweeps it.
+    const leftAtKill = filesUnder(killed.tmp).map((f) => f.replace(killed.tmp, '$TMPDIR'));
+
     const recoveryStart = Date.now();
     const recovery = await deploy(env, {
       namespace: ns,
@@ -154,7 +159,9 @@ describe('c: SIGKILL of the whole process group mid helm upgrade', () => {
       services: SVCS,
       label: 'c-recovery',
       extraArgs: ['--wait-for-lock', '60'],
+      tmp: killed.tmp,
     });
+    const sweptLine = recovery.lines.find((l) => /temp dir\(s\) a killed run left/.test(l.text));
     const tookOver = recovery.lines.find((l) => /took over the deploy lease/.test(l.text));
     const recoveredLine = recovery.lines.find((l) => /recovered/.test(l.text));
 
@@ -183,8 +190,8 @@ describe('c: SIGKILL of the whole process group mid helm upgrade', () => {
       injected:
         "helm's writes delayed 3 s each (proxy rule, User-Agent ^Helm); kill -9 of the CLI's process group (helm children included) once releases were pending",
       behaviour:
-        `at the kill: ${SVCS.map((s) => `${s} ${atKill[s] ? `${atKill[s]!.status} r${atKill[s]!.revision}` : 'absent'}`).join(', ')}; lease left held by ${leaseHolder}. ` +
-        `Next run (--wait-for-lock 60): exit ${recovery.code}; ${tookOver ? 'took over the expired lease' : 'did not report a take-over'}; recovered ${recovered.map((r) => `${r.service}: ${r.action}`).join('; ') || 'nothing'}`,
+        `at the kill: ${SVCS.map((s) => `${s} ${atKill[s] ? `${atKill[s]!.status} r${atKill[s]!.revision}` : 'absent'}`).join(', ')}; lease left held by ${leaseHolder}; left in TMPDIR: ${leftAtKill.join(', ') || 'nothing'}. ` +
+        `Next run (--wait-for-lock 60, same TMPDIR): exit ${recovery.code}; ${sweptLine ? "swept the killed run's temp dirs" : "did not sweep the killed run's temp dirs"}; ${tookOver ? 'took over the expired lease' : 'did not report a take-over'}; recovered ${recovered.map((r) => `${r.service}: ${r.action}`).join('; ') || 'nothing'}`,
       figures:
         `first pending to kill ${firstPendingAt ? seconds(killedAt - firstPendingAt) : 'n/a'}; ` +
         `kill to lease taken over ${tookOver ? seconds(tookOver.at - killedAt) : 'n/a'}; ` +
@@ -203,6 +210,8 @@ describe('c: SIGKILL of the whole process group mid helm upgrade', () => {
     expect(tookOver?.text).toContain(leaseHolder);
     expect(recovered.map((r) => r.service).sort()).toEqual([...pendingAtKill].sort());
     expect(recoveredLine).toBeDefined();
+    expect(leftAtKill.length).toBeGreaterThan(0);
+    expect(sweptLine).toBeDefined();
     expect(end.problems).toEqual([]);
   });
 });

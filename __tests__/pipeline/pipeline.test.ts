@@ -318,7 +318,12 @@ function fakeKube(
 ) {
   const tracked: TrackRequest[] = [];
   const locks: string[] = [];
+  const scaled: string[] = [];
   const kube: KubeAccess = {
+    scaler: () => async (req) => {
+      scaled.push(`${req.deployment} to ${req.min}`);
+      return `scaled from 1 to ${req.min}`;
+    },
     lock: async (_kubeconfig, opts) => {
       locks.push(`take ${opts.namespace} as ${opts.holder}`);
       return { release: async () => void locks.push(`release ${opts.namespace}`) };
@@ -347,7 +352,7 @@ function fakeKube(
     }),
     live: () => async (_namespace, service) => live[service] ?? healthy(service),
   };
-  return { kube, tracked, locks };
+  return { kube, tracked, locks, scaled };
 }
 
 function setup(
@@ -375,7 +380,7 @@ function setup(
     tempDir: tmpdir(),
     pathEnv: '',
   };
-  return { deps, out, tracked: k.tracked, locks: k.locks, ...r };
+  return { deps, out, tracked: k.tracked, locks: k.locks, scaled: k.scaled, ...r };
 }
 
 const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
@@ -438,6 +443,134 @@ describe('a deploy of the six services', () => {
     expect(t.calls.slice(0, firstUpgrade).filter((a) => a[0] === 'template')).toHaveLength(6);
   });
 
+  /** deploy.yaml with the gateway depending on user-service alone, so the scheduling shows. */
+  function gatewayAfterUserService(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'deps-deploy-'));
+    const text = readFileSync('deploy.yaml', 'utf8')
+      .replace('chart: charts/ecommerce-service', `chart: ${resolve('charts/ecommerce-service')}`)
+      .replaceAll('charts/ecommerce-service/values/', `${resolve('charts/ecommerce-service/values')}/`)
+      .replace(/dependsOn: \[.*\]/, 'dependsOn: [user-service]');
+    writeFileSync(join(dir, 'deploy.yaml'), text);
+    return join(dir, 'deploy.yaml');
+  }
+
+  /** Resolves when `gate` opens, or after 3 s (then the order the test asserts shows the wait). */
+  const until = (gate: Promise<void>) => Promise.race([gate, new Promise<void>((r) => setTimeout(r, 3000))]);
+
+  it('starts a service once what it depends on is ready, not when the slowest of its wave is', async () => {
+    const t = setup();
+    const base = t.deps.kube!;
+    const events: string[] = [];
+    let gatewayTracked!: () => void;
+    const gate = new Promise<void>((r) => (gatewayTracked = r));
+    t.deps.kube = {
+      ...base,
+      tracker: async (...args) => {
+        const tracker = await base.tracker(...args);
+        return {
+          ...tracker,
+          track: async (req) => {
+            if (req.service === 'api-gateway') gatewayTracked();
+            // notification-service is slow: ready only once the gateway started (or after 3 s).
+            if (req.service === 'notification-service') await until(gate);
+            events.push(`${req.service} ready`);
+            return tracker.track(req);
+          },
+        };
+      },
+    };
+    const report = await runPipeline(
+      request({ configPath: gatewayAfterUserService(), concurrency: 6 }),
+      t.deps,
+    );
+    expect(report.result).toBe('success');
+    const upgradeOfGateway = t.changes().findIndex((a) => a[2] === 'api-gateway');
+    expect(upgradeOfGateway).toBeGreaterThan(-1);
+    expect(events.indexOf('api-gateway ready')).toBeLessThan(events.indexOf('notification-service ready'));
+    expect(events.indexOf('user-service ready')).toBeLessThan(events.indexOf('api-gateway ready'));
+  });
+
+  it('holds no release slot while a ready service is being verified', async () => {
+    const t = setup();
+    const base = t.deps.kube!;
+    const order: string[] = [];
+    let gatewayTracked!: () => void;
+    const gate = new Promise<void>((r) => (gatewayTracked = r));
+    t.deps.kube = {
+      ...base,
+      tracker: async (...args) => {
+        const tracker = await base.tracker(...args);
+        return {
+          ...tracker,
+          track: async (req) => {
+            if (req.service === 'api-gateway') gatewayTracked();
+            order.push(`track ${req.service}`);
+            return tracker.track(req);
+          },
+        };
+      },
+      verifier: (kc) => async (req) => {
+        // user-service's HPA check waits (like an HPA's first metrics) until the gateway started.
+        if (req.service === 'user-service') await until(gate);
+        order.push(`verified ${req.service}`);
+        return base.verifier(kc)(req);
+      },
+    };
+    const report = await runPipeline(
+      request({
+        configPath: gatewayAfterUserService(),
+        concurrency: 1,
+        services: ['user-service', 'api-gateway'],
+      }),
+      t.deps,
+    );
+    expect(report.result).toBe('success');
+    // With one slot, the gateway could only start before user-service's checks ended if they hold none.
+    expect(order.indexOf('track api-gateway')).toBeLessThan(order.indexOf('verified user-service'));
+    // The run still waits for every check: both are in the report.
+    expect(report.services.map((s) => [s.service, s.verification?.hpa.verdict])).toEqual([
+      ['user-service', 'ok'],
+      ['api-gateway', 'ok'],
+    ]);
+  });
+
+  it('after a failure, starts nothing new and says why each was skipped', async () => {
+    const t = setup({ failing: { 'user-service': {} } });
+    const report = await runPipeline(
+      request({
+        configPath: gatewayAfterUserService(),
+        concurrency: 1,
+        services: ['user-service', 'order-service', 'api-gateway'],
+      }),
+      t.deps,
+    );
+    expect(report.result).toBe('failure');
+    expect(
+      t
+        .changes()
+        .filter((a) => a[0] === 'upgrade')
+        .map((a) => a[2]),
+    ).toEqual(['user-service']);
+    const reasons = Object.fromEntries(report.services.map((s) => [s.service, [s.status, s.reason]]));
+    expect(reasons['order-service']).toEqual(['skipped', 'user-service failed']);
+    expect(reasons['api-gateway']).toEqual([
+      'skipped',
+      'it depends on user-service, which did not become ready',
+    ]);
+  });
+
+  it("raises a first install to its HPA's minimum at once; an upgrade's replicas are the HPA's alone", async () => {
+    const first = setup();
+    await runPipeline(request(), first.deps);
+    expect(first.scaled.sort()).toEqual(SERVICES.map((s) => `${s} to 3`).sort());
+    expect(first.tracked.every((t) => t.minReplicas === 3)).toBe(true);
+    expect(first.out.text()).toContain('user-service: scaled from 1 to 3');
+
+    const upgrade = setup({ cluster: (args) => (args[0] === 'list' ? listedAt(4) : undefined) });
+    await runPipeline(request(), upgrade.deps);
+    expect(upgrade.scaled).toEqual([]);
+  });
+
   it('writes the trace annotations into the values the release gets', async () => {
     const t = setup();
     let seen = '';
@@ -487,7 +620,8 @@ describe('a deploy of the six services', () => {
         return undefined;
       },
     });
-    const report = await runPipeline(request({ rollback: 'all' }), t.deps);
+    // Concurrency 6: the five the gateway depends on all start before order-service fails.
+    const report = await runPipeline(request({ rollback: 'all', concurrency: 6 }), t.deps);
     const rolled = t.calls
       .filter((a) => a[0] === 'rollback')
       .map((a) => a[1])
@@ -1189,6 +1323,7 @@ describe('a cancelled run (SIGINT/SIGTERM)', () => {
     t.deps.kube = {
       lock: fakeKube().kube.lock,
       live: fakeKube().kube.live,
+      scaler: fakeKube().kube.scaler,
       tracker: async () => ({
         // Every rollout is still in progress when the signal comes.
         track: (req) =>

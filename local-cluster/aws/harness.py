@@ -479,7 +479,8 @@ def seed(endpoint: str, args):
     iam.create_open_id_connect_provider(
         Url=issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
     )
-    for service in SERVICES:
+    # The extra repositories are extra services (the benchmark's synthetic fleet): each gets its role too.
+    for service in dict.fromkeys(SERVICES + args.repositories):
         iam.create_role(
             RoleName=f"{service}-role",
             AssumeRolePolicyDocument=json.dumps(web_identity_trust(issuer, TRUSTED_NAMESPACES, service)),
@@ -540,7 +541,7 @@ def main() -> None:
     parser.add_argument("--cluster-name", default="ecommerce-local")
     parser.add_argument("--kubernetes-version", default="1.35")
     parser.add_argument("--tags", nargs="*", default=["v1", "v2"], help="image tags seeded in every repository")
-    parser.add_argument("--repositories", nargs="*", default=[], help="extra ECR repositories to seed")
+    parser.add_argument("--repositories", nargs="*", default=[], help="extra ECR repositories (and IRSA roles) to seed")
     parser.add_argument(
         "--credentials-file", type=Path, default=CREDENTIALS_FILE, help="test credentials (default: %(default)s)"
     )

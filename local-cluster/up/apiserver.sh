@@ -2,8 +2,14 @@
 # Sourced by up.sh: kube-apiserver, and what it must hold before the other components start.
 
 start_apiserver() {
+  # LOCAL_CLUSTER_AUDIT=1: an audit log of every request (logs/audit.log), for the benchmark's counts.
+  local audit=()
+  if [[ ${LOCAL_CLUSTER_AUDIT:-} == 1 ]]; then
+    audit=(--audit-policy-file "$HERE/up/audit-policy.yaml" --audit-log-path "$LOGS/audit.log"
+      --audit-log-format json --audit-log-mode batch --audit-log-maxsize 0)
+  fi
   # --endpoint-reconciler-type=none: the "kubernetes" Endpoints may not hold a loopback IP.
-  start kube-apiserver "$BIN/kube-apiserver" \
+  start kube-apiserver "$BIN/kube-apiserver" "${audit[@]}" \
     --etcd-servers "http://127.0.0.1:${PORT[etcd]}" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "${PORT[apiserver]}" \
     --endpoint-reconciler-type none \

@@ -1,9 +1,10 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
 import { dump } from 'js-yaml';
 import { preflightError } from '../errors.js';
+import { makePrivateDir } from '../workdir.js';
 import { awsError, awsErrorName } from './errors.js';
 
 export interface EksCluster {
@@ -96,9 +97,7 @@ export async function writeKubeconfig(
   exec: KubeconfigExec,
   opts: { dir?: string } = {},
 ): Promise<Kubeconfig> {
-  const dir = await mkdtemp(join(opts.dir ?? tmpdir(), 'ecommerce-deploy-kube-'));
-  // mkdtemp creates it 0700; the explicit chmod keeps the guarantee visible and platform-proof.
-  await chmod(dir, 0o700);
+  const dir = await makePrivateDir(opts.dir ?? tmpdir(), 'kube');
   const path = join(dir, 'kubeconfig');
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import * as yaml from 'js-yaml';
 import { inputError } from '../errors.js';
-import type { ChartRef, DeployConfig, ServiceSpec } from '../model.js';
+import type { ChartRef, DeployConfig, EnvironmentDeployment, ServiceSpec } from '../model.js';
 import { deployFileSchema } from './schema.js';
 
 interface RawService {
@@ -19,7 +19,10 @@ interface RawDeployFile {
   chartVersion?: string;
   namespace?: string;
   registry?: string;
-  environments?: Record<string, { valuesFiles?: string[]; namespace?: string }>;
+  environments?: Record<
+    string,
+    { valuesFiles?: string[]; namespace?: string; url?: string; production?: boolean; transient?: boolean }
+  >;
   services: Record<string, RawService | null>;
 }
 
@@ -63,6 +66,9 @@ function describeSchemaError(e: ErrorObject): { key: string; text: string } {
       return { key, text: e.message ?? 'invalid name' };
     case 'pattern': {
       const name = key.split('.').pop();
+      if (/^environments\.[^.]+\.url$/.test(key)) {
+        return { key, text: 'must be an http:// or https:// URL (e.g. https://shop.example.com)' };
+      }
       if (
         e.instancePath.startsWith('/services') &&
         e.propertyName === undefined &&
@@ -247,6 +253,35 @@ function readDeployFile(path: string, file: string): string {
   }
 }
 
+/** What GitHub deployments of an environment say about it; the URL must parse. */
+function environmentDeployment(
+  file: string,
+  env: string,
+  e: { url?: string; production?: boolean; transient?: boolean },
+): EnvironmentDeployment {
+  if (e.url !== undefined) {
+    let host: string;
+    try {
+      host = new URL(e.url).host;
+    } catch {
+      host = '';
+    }
+    if (!host) {
+      throw inputError(`environments.${env}.url ${JSON.stringify(e.url)} is not a URL`, {
+        where: { file, key: `environments.${env}.url` },
+        hint: 'write the address people open for this environment, e.g. https://shop.example.com',
+      });
+    }
+  }
+  if (e.production && e.transient) {
+    throw inputError(`environment ${env} cannot be both production and transient`, {
+      where: { file, key: `environments.${env}.transient` },
+      hint: 'a production environment stays; set transient only for short-lived ones (e.g. previews)',
+    });
+  }
+  return { url: e.url, production: e.production, transient: e.transient };
+}
+
 /**
  * Reads and validates the deploy file; every path in the result is absolute, exists
  * and lies inside the deploy file's repository (or a directory `roots` allows).
@@ -276,15 +311,18 @@ export function loadDeployConfig(path: string, roots: FileRoots = { allowed: [] 
   });
   const environments: Record<string, string[]> = {};
   const namespaces: Record<string, string | undefined> = {};
+  const deployments: Record<string, EnvironmentDeployment> = {};
   for (const [env, e] of Object.entries(raw.environments ?? {})) {
     environments[env] = resolveFiles(file, boundary, `environments.${env}.valuesFiles`, e.valuesFiles);
     namespaces[env] = e.namespace;
+    deployments[env] = environmentDeployment(file, env, e);
   }
   return {
     file,
     chart: chartRef(file, raw, boundary),
     namespace: raw.namespace ?? 'default',
     environmentNamespaces: namespaces,
+    environmentDeployments: deployments,
     registry: raw.registry,
     environments,
     services,

@@ -37,6 +37,19 @@ export const deployFileSchema = {
         properties: {
           valuesFiles,
           namespace: { type: 'string', pattern: dns1123Label, maxLength: 63 },
+          url: {
+            type: 'string',
+            pattern: '^https?://[^\\s]+$',
+            description: "The environment's address (GitHub deployments' environment_url).",
+          },
+          production: {
+            type: 'boolean',
+            description: 'GitHub deployments: production_environment (GitHub: true for "production").',
+          },
+          transient: {
+            type: 'boolean',
+            description: 'GitHub deployments: transient_environment (goes away, e.g. a preview).',
+          },
         },
       },
     },

@@ -15,6 +15,7 @@ import { acquireLock } from '../kube/lease.js';
 import { connectKubeConfig } from '../kube/client.js';
 import { RolloutTracker } from '../kube/tracker.js';
 import { readLiveService } from '../kube/live.js';
+import { raiseToMinimum } from '../kube/scale.js';
 import { verifyService } from '../kube/verify.js';
 import type { Plan } from '../model.js';
 import type { Output } from '../report/output.js';
@@ -118,7 +119,14 @@ export async function openSession(
     const before = deploying
       ? await recoverStuck(ctx, plan, helm, listed.value)
       : warnStuck(ctx, plan, listed.value);
-    return { helm, before, tracker, lock, verify: kube.verifier(cluster.path) };
+    return {
+      helm,
+      before,
+      tracker,
+      lock,
+      verify: kube.verifier(cluster.path),
+      scale: kube.scaler(cluster.path),
+    };
   } catch (err) {
     // Stop the watches and free the namespace whichever step failed.
     await tracker?.stop();
@@ -190,5 +198,7 @@ export function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
       verifyService({ ...req, kc: await kubeConfig(kubeconfig), log: (m) => out.info(m) }),
     live: (kubeconfig) => async (namespace, service) =>
       readLiveService(await kubeConfig(kubeconfig), namespace, service, (m) => out.info(m)),
+    scaler: (kubeconfig) => async (req) =>
+      raiseToMinimum(await kubeConfig(kubeconfig), req, (m) => out.info(m)),
   };
 }

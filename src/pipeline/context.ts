@@ -49,6 +49,14 @@ export interface PipelineDeps {
   kube?: KubeAccess;
   /** Aborted when the run is cancelled (the front doors abort it on SIGINT/SIGTERM). */
   signal?: AbortSignal;
+  /**
+   * Every input and preflight check passed and the releases are about to start (deploy
+   * only): the Action records a GitHub deployment here. Must not throw.
+   */
+  onReleaseStart?: (start: {
+    namespace: string;
+    services: { service: string; image: string; digest?: string }[];
+  }) => Promise<void>;
 }
 
 export type Tracker = {
@@ -65,7 +73,11 @@ export interface KubeAccess {
   verifier(kubeconfig: string): Verifier;
   /** `verify`: what one service looks like live. */
   live(kubeconfig: string): (namespace: string, service: string) => Promise<LiveService>;
+  /** A first install under an HPA: its Deployment raised to the HPA's minimum now; says what it did. */
+  scaler(kubeconfig: string): Scaler;
 }
+
+type Scaler = (req: { namespace: string; deployment: string; min: number }) => Promise<string>;
 
 /** One run: created before the first stage, closed after the last. */
 export interface RunContext {
@@ -136,6 +148,7 @@ export interface Session {
   /** The namespace's deploy lease (deploy mode); released at the end of the run. */
   lock?: RunLock;
   verify: Verifier;
+  scale: Scaler;
 }
 
 export function helmFor(ctx: RunContext, target: Target, cluster?: ClusterAccess): Helm {

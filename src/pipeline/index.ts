@@ -6,14 +6,14 @@
  * error ends the run with exit code 2 and an untouched cluster.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { loadDeployConfig } from '../config/load.js';
 import { makePlan } from '../config/plan.js';
 import { DeployError } from '../errors.js';
 import type { ReleaseInfo } from '../helm/helm.js';
 import type { DeployRequest, Report } from '../model.js';
 import { RunRecorder } from '../report/recorder.js';
+import { makePrivateDir, sweepLeftovers } from '../workdir.js';
 import { connect, openSession } from './connect.js';
 import {
   cancelledBy,
@@ -62,6 +62,14 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
         if (request.planOut) pinPlan(ctx, target, rendered, changes!);
         return results.finish('planned');
       }
+      await ctx.deps.onReleaseStart?.({
+        namespace: plan.namespace,
+        services: [...rendered.values()].map((r) => ({
+          service: r.svc.name,
+          image: `${r.image.uri ?? r.svc.repository}:${r.image.tag}`,
+          digest: r.image.digest,
+        })),
+      });
       await releaseInWaves(ctx, plan, rendered, session);
       checkCancelled(ctx);
       results.flushWarnings();
@@ -98,7 +106,11 @@ async function openRun(request: DeployRequest, given: PipelineDeps): Promise<Run
     ...given,
     awsClients: (region) => clients.get(region) ?? clients.set(region, given.awsClients(region)).get(region)!,
   };
-  const workDir = await mkdtemp(join(deps.tempDir, 'ecommerce-deploy-'));
+  // What a killed run left here (its registry login, kubeconfig) goes before this run adds its own.
+  const swept = await sweepLeftovers(deps.tempDir);
+  if (swept.length)
+    deps.out.info(`removed ${swept.length} temp dir(s) a killed run left: ${swept.join(', ')}`);
+  const workDir = await makePrivateDir(deps.tempDir);
   const runId = randomUUID().slice(0, 13);
   const signal = deps.signal ?? new AbortController().signal;
   return {

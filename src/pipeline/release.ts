@@ -1,6 +1,6 @@
 /**
- * `helm upgrade --install` per service, in waves that respect `dependsOn`, parallel
- * up to the concurrency limit inside a wave. helm does not wait: the shared tracker
+ * `helm upgrade --install` per service, each as soon as what it `dependsOn` is ready,
+ * parallel up to the concurrency limit. helm does not wait: the shared tracker
  * judges each rollout, so a pod that cannot start fails it at once and says why.
  */
 import pLimit from 'p-limit';
@@ -38,6 +38,12 @@ export async function releaseInWaves(
   }
 }
 
+/**
+ * Each service starts as soon as the services it depends on are ready (not when its
+ * whole wave is), within the concurrency limit. A slot is held from `helm upgrade` to
+ * ready; the HPA/PDB/spread checks that follow run outside it, and the run waits for
+ * them at the end. After a failure nothing new starts: what had not started is skipped.
+ */
 async function releaseWaves(
   ctx: RunContext,
   plan: Plan,
@@ -45,28 +51,40 @@ async function releaseWaves(
   session: Session & { tracker: Tracker },
 ): Promise<void> {
   const limit = pLimit(plan.request.concurrency);
-  for (const [i, wave] of plan.waves.entries()) {
-    if (ctx.signal.aborted) return;
-    if (ctx.results.failed()) {
-      for (const name of wave)
-        ctx.results.update(name, { status: 'skipped', reason: 'an earlier wave failed' });
-      continue;
-    }
-    await ctx.out.group(`Wave ${i + 1}/${plan.waves.length}: ${wave.join(', ')}`, () =>
-      settleAll(
-        wave.map((name) =>
-          // Queued behind the concurrency limit when the signal came: never started.
-          limit(() =>
-            ctx.signal.aborted
-              ? undefined
-              : unchanged(ctx, name)
-                ? leaveAlone(ctx, name)
-                : releaseOne(ctx, plan, rendered.get(name)!, session),
-          ),
-        ),
-      ),
-    );
-  }
+  const ready = new Map<string, Promise<boolean>>();
+  const checks: Promise<void>[] = [];
+  const order = plan.waves.flat();
+  const skip = (name: string, reason: string) => {
+    ctx.results.update(name, { status: 'skipped', reason });
+    ctx.out.info(`${name}: not started: ${reason}`);
+    return false;
+  };
+  const release = async (name: string): Promise<boolean> => {
+    // Its live release is the target, and healthy: nothing to start, nothing to wait for.
+    if (unchanged(ctx, name)) return leaveAlone(ctx, name);
+    const { dependsOn } = rendered.get(name)!.svc;
+    const deps = dependsOn.filter((d) => ready.has(d));
+    const depsReady = await Promise.all(deps.map((d) => ready.get(d)!));
+    if (ctx.signal.aborted) return false;
+    const notReady = deps.find((_, i) => !depsReady[i]);
+    if (notReady) return skip(name, `it depends on ${notReady}, which did not become ready`);
+    return limit(async () => {
+      // Queued behind the limit when the signal or a failure came: never started.
+      if (ctx.signal.aborted) return false;
+      const failed = ctx.results.failedServices()[0];
+      if (failed) return skip(name, `${failed} failed`);
+      const result = await releaseOne(ctx, plan, rendered.get(name)!, session);
+      if (result.checks) checks.push(result.checks);
+      return result.ready;
+    });
+  };
+  const waves = plan.waves.map((w) => w.join(', ')).join(' → ');
+  await ctx.out.group(`Releasing ${order.length} services (${waves})`, async () => {
+    // In wave order, so every dependency's promise exists before its dependents ask for it.
+    for (const name of order) ready.set(name, release(name));
+    await settleAll([...ready.values()]);
+    await settleAll(checks);
+  });
 }
 
 /** Its target equals the live, healthy release (see src/pipeline/diff.ts); never true with --force, which skips the diff. */
@@ -74,8 +92,8 @@ function unchanged(ctx: RunContext, name: string): boolean {
   return ctx.results.get(name)?.change?.kind === 'unchanged';
 }
 
-/** No new revision for a service that would not change: it counts as done for the waves after it. */
-function leaveAlone(ctx: RunContext, name: string): void {
+/** No new revision for a service that would not change: it counts as ready for the services that depend on it. */
+function leaveAlone(ctx: RunContext, name: string): true {
   const revision = ctx.results.get(name)!.change!.liveRevision;
   ctx.results.update(name, {
     status: 'unchanged',
@@ -83,14 +101,16 @@ function leaveAlone(ctx: RunContext, name: string): void {
     message: `identical to the live revision ${revision}: not released (force to release it anyway)`,
   });
   ctx.out.info(`${name}: unchanged, revision ${revision} left as it is`);
+  return true;
 }
 
+/** `ready` once its rollout is; `checks` (HPA, PDB, spread) go on after that, outside the release slot. */
 async function releaseOne(
   ctx: RunContext,
   plan: Plan,
   service: RenderedService,
   session: Session & { tracker: Tracker },
-): Promise<void> {
+): Promise<{ ready: boolean; checks?: Promise<void> }> {
   const { svc, image, params, expected } = service;
   const { results, out } = ctx;
   const started = new Date();
@@ -113,32 +133,39 @@ async function releaseOne(
       durationMs: elapsed(),
     });
     out.error(`${svc.name}: helm upgrade failed after ${formatSeconds(elapsed())}\n${err.describe()}`);
-    return;
+    return { ready: false };
   }
   results.update(svc.name, { revision });
+  // Under an HPA the chart leaves replicas out: a first install starts at 1, raised here to the HPA's minimum.
+  const min = expected.replicas === undefined ? expected.autoscaling?.min : undefined;
+  if (!before && min && min > 1) {
+    const deployment = expected.deployment ?? svc.name;
+    out.info(`${svc.name}: ${await session.scale({ namespace: plan.namespace, deployment, min })}`);
+  }
   const outcome = await session.tracker.track({
     service: svc.name,
     deployment: expected.deployment ?? svc.name,
     timeoutSeconds: plan.request.timeoutSeconds,
     since: started,
     onProgress: out.progress,
-    // Under an HPA the chart leaves replicas out: a first install is done at the HPA's minimum.
-    minReplicas: expected.replicas === undefined ? expected.autoscaling?.min : undefined,
+    // A first install is done at the HPA's minimum.
+    minReplicas: min,
   });
   if (outcome.verdict === 'ready') {
     out.info(`${svc.name}: revision ${revision} ready in ${formatSeconds(elapsed())}`);
     results.update(svc.name, { status: 'deployed', timeToReadyMs: outcome.timeToReadyMs });
-    // Checked while the rest of the wave is still rolling out, not after all of it.
-    await verifyReleased(ctx, plan, service, session.verify);
-    results.update(svc.name, { durationMs: elapsed() });
-    return;
+    // Checked while its dependents and the rest of the fleet go on, not after all of it.
+    const checks = verifyReleased(ctx, plan, service, session.verify).then(() =>
+      results.update(svc.name, { durationMs: elapsed() }),
+    );
+    return { ready: true, checks };
   }
   if (outcome.reason === 'Cancelled') {
     results.update(svc.name, { status: 'failed', reason: 'Cancelled', durationMs: elapsed() });
     out.warn(
       `${svc.name}: revision ${revision ?? '?'} released; its rollout was not watched to the end (cancelled)`,
     );
-    return;
+    return { ready: false };
   }
   results.update(svc.name, {
     status: 'failed',
@@ -151,6 +178,7 @@ async function releaseOne(
   out.error(
     `${svc.name}: rollout failed after ${formatSeconds(elapsed())}: ${outcome.reason}: ${outcome.message}${why}`,
   );
+  return { ready: false };
 }
 
 function describeRelease(ctx: RunContext, plan: Plan): string {

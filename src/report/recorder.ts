@@ -92,7 +92,13 @@ export class RunRecorder {
   }
 
   failed(): boolean {
-    return this.results().some((r) => r.status === 'failed');
+    return this.failedServices().length > 0;
+  }
+
+  failedServices(): string[] {
+    return this.results()
+      .filter((r) => r.status === 'failed')
+      .map((r) => r.service);
   }
 
   finish(result: Report['result']): Report {
