@@ -11,7 +11,7 @@ import * as core from '@actions/core';
 import { context } from '@actions/github';
 import { awsClients } from './aws/clients.js';
 import { runPipeline } from './pipeline/index.js';
-import { exitCodeOf } from './report/recorder.js';
+import { changesPending, exitCodeOf } from './report/recorder.js';
 import { commentPlanOnPullRequest, deploymentFor, deploymentPayload, gitHubRun } from './github/run.js';
 import type { GitHubDeployment } from './github/deployments.js';
 import { DeployError, inputError, preflightError } from './errors.js';
@@ -147,6 +147,10 @@ function requestFromInputs(helmSource: HelmSource): DeployRequest {
     helmBinary: helmSource === 'pinned' ? undefined : process.env.HELM_BIN,
     skipImageCheck: booleanInput('skip-image-check', false),
     reportPath: get('report-path'),
+    force: booleanInput('force', false),
+    planOut: get('plan-out'),
+    planFile: get('plan-file'),
+    planMaxAge: get('plan-max-age'),
     workspace: process.env.GITHUB_WORKSPACE,
     allowFilesFrom: [get('allow-files-from')],
     trace: traceFromWorkflow(workflowContext()),
@@ -166,6 +170,11 @@ function requestFromInputs(helmSource: HelmSource): DeployRequest {
       reportPath: 'report-path',
       helmVersion: 'helm-version',
       allowFilesFrom: 'allow-files-from',
+      force: 'force',
+      planOut: 'plan-out',
+      planFile: 'plan-file',
+      planMaxAge: 'plan-max-age',
+      environment: 'environment',
     },
   });
 }
@@ -199,6 +208,9 @@ async function publish(report: Report, request: DeployRequest, out: ActionOutput
   core.setOutput('result', report.result);
   core.setOutput('services', JSON.stringify(servicesOutput(report)));
   core.setOutput('report-path', reportFile);
+  if (report.mode !== 'verify' && !report.error)
+    core.setOutput('changes-pending', String(changesPending(report)));
+  if (report.planId) core.setOutput('plan-id', report.planId);
   // Without GITHUB_STEP_SUMMARY (a run outside Actions) there is nowhere to write it.
   if (process.env.GITHUB_STEP_SUMMARY) {
     await core.summary.addRaw(summaryMarkdown(report, out.secrets), true).write();

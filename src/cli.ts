@@ -15,7 +15,7 @@ import { installedHelmDirs } from './helm/binary.js';
 import { execRunner, type Runner } from './runner.js';
 import { ConsoleOutput, wantsColor } from './report/console.js';
 import { writeJsonReport } from './report/json.js';
-import { exitCodeOf } from './report/recorder.js';
+import { CHANGES_PENDING, exitCodeOf } from './report/recorder.js';
 import { summaryText } from './report/summary.js';
 import { buildRequest, checkRegion, DEFAULTS } from './request.js';
 import { cancelOnSignals } from './signals.js';
@@ -134,40 +134,48 @@ interface RequestOptions {
   report?: string;
   skipImageCheck?: boolean;
   allowFilesFrom: string[];
+  force?: boolean;
+  out?: string;
+  plan?: string;
+  planMaxAge?: string;
+  detailedExitcode?: boolean;
 }
 
 function addRequestOptions(cmd: Command): Command {
-  return cmd
-    .option('--config <file>', 'deploy file', DEFAULTS.config)
-    .option('--services <names>', 'services to deploy, separated by commas or spaces', 'all')
-    .option('--tag <tag>', 'image tag to deploy (required), e.g. the commit SHA')
-    .option('--env <name>', 'environment in the deploy file', DEFAULTS.environment)
-    .option('--namespace <name>', "namespace (default: the deploy file's)")
-    .option('--cluster <name>', 'EKS cluster (needs --region)')
-    .option('--region <region>', 'AWS region (default: $AWS_REGION or $AWS_DEFAULT_REGION)')
-    .option('--kubeconfig <file>', 'use this kubeconfig instead of EKS')
-    .option('--timeout <seconds>', 'rollout timeout per service', String(DEFAULTS.timeoutSeconds))
-    .option('--concurrency <n>', 'services released at once', String(DEFAULTS.concurrency))
-    .option('--rollback <mode>', 'on failure roll back: failed | all | none', DEFAULTS.rollback)
-    .option(
-      '--rollback-timeout <seconds>',
-      'timeout of each rollback',
-      String(DEFAULTS.rollbackTimeoutSeconds),
-    )
-    .option(
-      '--wait-for-lock <seconds>',
-      "wait this long for another run's deploy of the namespace to finish, instead of stopping (exit 2)",
-    )
-    .option('--keep-failed-install', 'keep a failed first install instead of uninstalling it')
-    .option('--strict', 'treat verification warnings (HPA metrics, PDB, zone spread) as failures')
-    .option('--report <file>', 'write the JSON report here')
-    .option('--skip-image-check', 'plan only: do not check the images in ECR')
-    .option(
-      '--allow-files-from <dir>',
-      "also accept values files and a local chart from this directory (repeatable); default: only inside the deploy file's git repository",
-      (dir: string, dirs: string[]) => [...dirs, dir],
-      [] as string[],
-    );
+  return (
+    cmd
+      .option('--config <file>', 'deploy file', DEFAULTS.config)
+      .option('--services <names>', 'services to deploy, separated by commas or spaces', 'all')
+      .option('--tag <tag>', 'image tag to deploy (required), e.g. the commit SHA')
+      // No commander default: a plan file's environment applies unless --env names one.
+      .option('--env <name>', `environment in the deploy file (default: "${DEFAULTS.environment}")`)
+      .option('--namespace <name>', "namespace (default: the deploy file's)")
+      .option('--cluster <name>', 'EKS cluster (needs --region)')
+      .option('--region <region>', 'AWS region (default: $AWS_REGION or $AWS_DEFAULT_REGION)')
+      .option('--kubeconfig <file>', 'use this kubeconfig instead of EKS')
+      .option('--timeout <seconds>', 'rollout timeout per service', String(DEFAULTS.timeoutSeconds))
+      .option('--concurrency <n>', 'services released at once', String(DEFAULTS.concurrency))
+      .option('--rollback <mode>', 'on failure roll back: failed | all | none', DEFAULTS.rollback)
+      .option(
+        '--rollback-timeout <seconds>',
+        'timeout of each rollback',
+        String(DEFAULTS.rollbackTimeoutSeconds),
+      )
+      .option(
+        '--wait-for-lock <seconds>',
+        "wait this long for another run's deploy of the namespace to finish, instead of stopping (exit 2)",
+      )
+      .option('--keep-failed-install', 'keep a failed first install instead of uninstalling it')
+      .option('--strict', 'treat verification warnings (HPA metrics, PDB, zone spread) as failures')
+      .option('--report <file>', 'write the JSON report here')
+      .option('--skip-image-check', 'plan only: do not check the images in ECR')
+      .option(
+        '--allow-files-from <dir>',
+        "also accept values files and a local chart from this directory (repeatable); default: only inside the deploy file's git repository",
+        (dir: string, dirs: string[]) => [...dirs, dir],
+        [] as string[],
+      )
+  );
 }
 
 /** argv options -> DeployRequest; the env is read here and nowhere below. */
@@ -211,6 +219,10 @@ export async function requestFromOptions(
     helmBinary: deps.env.HELM_BIN,
     skipImageCheck,
     reportPath: o.report,
+    force: o.force,
+    planOut: o.out,
+    planFile: o.plan,
+    planMaxAge: o.planMaxAge,
     allowFilesFrom: o.allowFilesFrom,
     trace: await traceFromGit(deps.run, deps.env.USER),
     names: {
@@ -229,6 +241,11 @@ export async function requestFromOptions(
       reportPath: '--report',
       helmVersion: 'helm-version',
       allowFilesFrom: '--allow-files-from',
+      force: '--force',
+      planOut: '--out',
+      planFile: '--plan',
+      planMaxAge: '--plan-max-age',
+      environment: '--env',
     },
   });
 }
@@ -251,8 +268,8 @@ async function deployOrPlan(mode: DeployRequest['mode'], o: RequestOptions, deps
     }
   }
   // report.error is in the summary; the pipeline has already logged it as it happened.
-  deps.stdout(summaryText(report, out.secrets));
-  return exitCodeOf(report);
+  deps.stdout(summaryText(report, out.secrets, { color: wantsColor(deps.stdoutIsTTY, deps.env) }));
+  return exitCodeOf(report, o.detailedExitcode);
 }
 
 export function buildProgram(deps: CliDeps, done: (exitCode: number) => void): Command {
@@ -264,13 +281,21 @@ export function buildProgram(deps: CliDeps, done: (exitCode: number) => void): C
 
   addRequestOptions(program.command('deploy'))
     .description('check images, release every selected service, track rollouts, roll back on failure')
+    .option('--force', 'release every selected service, even one identical to its live, healthy release')
+    .option(
+      '--plan <file>',
+      'deploy exactly this plan file (from `plan --out`); refused (exit 2) if anything moved since',
+    )
+    .option('--plan-max-age <duration>', 'how old a plan file may be: 24h, 90m, 3600 (seconds)', '24h')
     .action(async (o: RequestOptions) => done(await deployOrPlan('deploy', o, deps)));
 
   addRequestOptions(program.command('plan'))
     .description('show what deploy would do and render every release; changes nothing')
+    .option('--out <file>', 'write the plan file (needs a cluster) for `deploy --plan`')
+    .option('--detailed-exitcode', `exit ${CHANGES_PENDING} (not 0) when changes are pending`)
     .addHelpText(
       'after',
-      '\nWithout --region/--cluster, the plan checks images in ECR only when AWS_REGION (or AWS_DEFAULT_REGION)\nand credentials are configured; otherwise it skips the check and says so.',
+      '\nWithout --region/--cluster, the plan checks images in ECR only when AWS_REGION (or AWS_DEFAULT_REGION)\nand credentials are configured; otherwise it skips the check and says so.\nWith a cluster (--cluster or --kubeconfig) it compares each service with its live release: image, chart,\nvalues and a diff of the rendered objects. Exit codes: 0 done, 1 failed, 2 bad input or preflight,\n3 changes pending (only with --detailed-exitcode).',
     )
     .action(async (o: RequestOptions) => done(await deployOrPlan('plan', o, deps)));
 

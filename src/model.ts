@@ -54,12 +54,45 @@ export interface DeployRequest {
   strict: boolean;
   /** Write the JSON report here. */
   reportPath?: string;
+  /** deploy: release services even when their target equals the live, healthy release. */
+  force?: boolean;
+  /** plan: write the plan file here (needs a cluster and the ECR image check). */
+  planOut?: string;
+  /** deploy: apply exactly this plan file (already read, its id checked and its age within the limit). */
+  planFile?: { path: string; plan: PlanFile };
   /**
    * Where the deploy file's values files and local chart may live: inside `workspace`
    * (the Action's GITHUB_WORKSPACE; else the deploy file's git top level) or one of `allowed`.
    */
   fileRoots?: { workspace?: string; allowed: string[] };
   trace: Trace;
+}
+
+/** What `plan --out` writes and `deploy --plan` applies: per service, exactly what was reviewed. */
+export interface PlanFile {
+  format: 'ecommerce-deploy/plan@1';
+  /** sha256 of everything below except `createdAt` (see src/config/plan-file.ts). */
+  id: string;
+  createdAt: string;
+  namespace: string;
+  environment: string;
+  imageTag: string;
+  cluster?: string;
+  chart: { ref: string; name: string; version: string; digest?: string };
+  services: Record<string, PinnedService>;
+}
+
+export interface PinnedService {
+  image: { uri?: string; tag: string; digest: string };
+  chartVersion: string;
+  /** sha256 of the rendered manifests, trace annotations left out. */
+  manifestHash: string;
+  /** sha256 of the values given to helm, trace annotations left out. */
+  valuesHash: string;
+  /** The live revision the plan was computed against; null: not installed then. */
+  liveRevision: number | null;
+  /** What the plan showed for it. */
+  change: ServiceChange['kind'];
 }
 
 export type ChartRef = { kind: 'local'; path: string } | { kind: 'oci'; ref: string; version?: string };
@@ -119,8 +152,9 @@ export interface Plan {
 }
 
 /** `cancelled`: released, but the run was cancelled before its rollout was seen ready (it may still finish). */
+/** `unchanged`: deploy left it alone, its rendered release and image digest being the live, healthy release's. */
 export type ServiceStatus =
-  'deployed' | 'planned' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled' | 'verified';
+  'deployed' | 'planned' | 'failed' | 'rolled-back' | 'skipped' | 'cancelled' | 'verified' | 'unchanged';
 
 /** One line of `verify`'s checklist: one check of one service. */
 export interface ChecklistRow {
@@ -171,9 +205,19 @@ export interface ServiceChange {
   /** Image references, `<repo>:<tag>@<digest>` where the digest is known. */
   image: { from?: string; to: string };
   chart: { from?: string; to: string };
-  /** Values key paths that differ; the values themselves are never here (some are secret). */
-  values: { path: string; change: 'added' | 'removed' | 'changed' }[];
+  /** Values key paths that differ (the per-run trace annotations are not compared). */
+  values: ValueChange[];
   objects: ObjectChange[];
+  /** Why a release whose target equals the live one still counts as changed (e.g. the live one is failed). */
+  note?: string;
+}
+
+/** One values key path that differs; `from`/`to` (JSON, shortened) only for keys that do not look secret. */
+export interface ValueChange {
+  path: string;
+  change: 'added' | 'removed' | 'changed';
+  from?: string;
+  to?: string;
 }
 
 export interface Report {

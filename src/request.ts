@@ -16,6 +16,7 @@ import { inputError } from './errors.js';
 import { HELM_CHECKSUMS } from './helm/binary.js';
 import type { DeployRequest, RollbackMode, Trace } from './model.js';
 import { checkReportPath } from './report/json.js';
+import { readPlanFile } from './config/plan-file.js';
 
 /** Defaults shared by action.yml and the CLI's --help (a test keeps action.yml in step). */
 export const DEFAULTS = {
@@ -52,6 +53,14 @@ export interface RequestInput {
   helmBinary?: string;
   skipImageCheck?: boolean;
   reportPath?: string;
+  /** deploy: release even what equals the live release. */
+  force?: boolean;
+  /** plan: write the plan file here. */
+  planOut?: string;
+  /** deploy: apply this plan file. */
+  planFile?: string;
+  /** How old a plan file may be: seconds, or a number with s, m, h or d; default 24h. */
+  planMaxAge?: string;
   /** The Action's GITHUB_WORKSPACE: values files and a local chart must live inside it. */
   workspace?: string;
   /** More directories values files and a local chart may come from (commas or lines). */
@@ -73,7 +82,12 @@ export interface RequestInput {
     | 'namespace'
     | 'reportPath'
     | 'helmVersion'
-    | 'allowFilesFrom',
+    | 'allowFilesFrom'
+    | 'force'
+    | 'planOut'
+    | 'planFile'
+    | 'planMaxAge'
+    | 'environment',
     string
   >;
 }
@@ -196,7 +210,87 @@ function parseImageTag(name: string, raw: string | undefined): string {
   return tag;
 }
 
-export function buildRequest(input: RequestInput): DeployRequest {
+const UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `3600`, `90m`, `24h`, `2d` -> seconds. */
+function parseAge(name: string, raw: string | undefined, fallback: number): number {
+  const text = given(raw)?.toLowerCase();
+  if (text === undefined) return fallback;
+  const m = /^(\d+)([smhd]?)$/.exec(text);
+  const seconds = m ? Number(m[1]) * UNITS[m[2]!]! : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 1) {
+    throw inputError(`${name} must be a duration such as 24h, 90m or 3600 (seconds), got "${raw?.trim()}"`, {
+      hint: `leave ${name} out for the default (24h)`,
+    });
+  }
+  return seconds;
+}
+
+/** A plan file's own tag, environment, namespace and services, unless the front door names others (refused). */
+function fromPlanFile(input: RequestInput): { input: RequestInput; planFile?: DeployRequest['planFile'] } {
+  const { names } = input;
+  const path = given(input.planFile);
+  if (path === undefined) return { input };
+  if (input.mode !== 'deploy') {
+    throw inputError(`${names.planFile} applies to a deploy only`, {
+      hint: `make a plan file with ${names.planOut}, then deploy it with ${names.planFile}`,
+    });
+  }
+  const plan = readPlanFile(names.planFile, path, parseAge(names.planMaxAge, input.planMaxAge, DAY));
+  const pinned: [keyof RequestInput & keyof typeof names, string | undefined, string][] = [
+    ['imageTag', input.imageTag, plan.imageTag],
+    ['environment', input.environment, plan.environment],
+    ['namespace', input.namespace, plan.namespace],
+  ];
+  for (const [field, given_, planned] of pinned) {
+    if (given(given_) !== undefined && given(given_) !== planned) {
+      throw inputError(
+        `${names[field]} "${given(given_)}" is not the plan's: ${path} was made for ${planned}`,
+        { where: { file: path }, hint: `leave ${names[field]} out: a plan file is deployed with its own` },
+      );
+    }
+  }
+  const services = parseServices(names.services, input.services).length
+    ? input.services
+    : Object.keys(plan.services).join(',');
+  return {
+    input: {
+      ...input,
+      imageTag: plan.imageTag,
+      environment: plan.environment,
+      namespace: plan.namespace,
+      services,
+    },
+    planFile: { path, plan },
+  };
+}
+
+const DAY = 24 * 3600;
+
+/** A plan file pins digests and live revisions: it needs a plan with a cluster and the ECR image check. */
+function checkPlanOut(input: RequestInput, names: RequestInput['names'], cluster: boolean): void {
+  if (input.mode !== 'plan') {
+    throw inputError(`${names.planOut} applies to a plan only`, {
+      hint: `make the plan file with \`plan ${names.planOut} FILE\`, then deploy it with ${names.planFile} FILE`,
+    });
+  }
+  if (!cluster) {
+    throw inputError(
+      `${names.planOut} needs a cluster: give ${names.cluster} (with ${names.region}) or ${names.kubeconfig}`,
+      {
+        hint: 'a plan file pins the live revision of each release it was computed against',
+      },
+    );
+  }
+  if (input.skipImageCheck) {
+    throw inputError(`${names.planOut} cannot be used with ${names.skipImageCheck}`, {
+      hint: 'a plan file pins each image by digest, which the ECR image check resolves',
+    });
+  }
+}
+
+export function buildRequest(raw: RequestInput): DeployRequest {
+  const { input, planFile } = fromPlanFile(raw);
   const { names } = input;
   // Each value on its own first, then how they fit together.
   const imageTag = parseImageTag(names.imageTag, input.imageTag);
@@ -246,9 +340,18 @@ export function buildRequest(input: RequestInput): DeployRequest {
     });
   }
 
+  if (input.force && input.mode !== 'deploy') {
+    throw inputError(`${names.force} applies to a deploy only`, {
+      hint: `a ${input.mode} changes nothing; leave ${names.force} out`,
+    });
+  }
+  const planOut = given(input.planOut);
+  if (planOut) checkPlanOut(input, names, Boolean(clusterName || kubeconfig));
+
   // Last: a report path is checked only once the run could otherwise start.
   const reportPath = given(input.reportPath);
   if (reportPath) checkReportPath(names.reportPath, reportPath);
+  if (planOut) checkReportPath(names.planOut, planOut);
 
   return {
     mode: input.mode,
@@ -274,6 +377,9 @@ export function buildRequest(input: RequestInput): DeployRequest {
     keepFailedInstall: input.keepFailedInstall ?? false,
     strict: input.strict ?? false,
     reportPath,
+    force: input.force ?? false,
+    planOut,
+    planFile,
     fileRoots: { workspace: given(input.workspace), allowed },
     trace: input.trace ?? {},
   };

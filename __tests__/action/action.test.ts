@@ -157,9 +157,15 @@ describe('action.yml', () => {
         'strict',
         'timeout',
         'wait-for-lock',
+        'force',
+        'plan-out',
+        'plan-file',
+        'plan-max-age',
       ].sort(),
     );
-    expect(Object.keys(action.outputs).sort()).toEqual(['report-path', 'result', 'services']);
+    expect(Object.keys(action.outputs).sort()).toEqual(
+      ['report-path', 'result', 'services', 'changes-pending', 'plan-id'].sort(),
+    );
     for (const [name, input] of Object.entries(action.inputs))
       expect([name, input.description.length > 10]).toEqual([name, true]);
     expect(action.inputs['image-tag']?.required).toBe(true);

@@ -96,6 +96,7 @@ describe('cli: plan', () => {
         keepFailedInstall: false,
         strict: false,
         reportPath: undefined,
+        force: false,
         fileRoots: { workspace: undefined, allowed: [] },
         trace: { commitSha: 'f00dcafe', actor: 'Ada Lovelace' },
       },
@@ -294,6 +295,123 @@ describe('cli: deploy', () => {
     });
     expect(stdout + stderr).not.toContain('ecr-password-123');
     expect(stdout).toContain('retried login ***');
+  });
+});
+
+describe('cli: review before apply', () => {
+  const change = (kind: 'changed' | 'unchanged') => ({
+    kind,
+    liveRevision: 3,
+    image: { from: 'r/x:a@sha256:1', to: 'r/x:b@sha256:2' },
+    chart: { from: '0.1.0', to: '0.1.0' },
+    values: [],
+    objects:
+      kind === 'changed'
+        ? [
+            {
+              kind: 'Deployment',
+              name: 'x',
+              change: 'changed' as const,
+              diff: '@@ -1,1 +1,1 @@\n-  a: 1\n+  a: 2',
+            },
+          ]
+        : [],
+  });
+  const planned =
+    (...kinds: ('changed' | 'unchanged')[]) =>
+    (r: DeployRequest): Report => {
+      const report = reportFor(r);
+      return { ...report, services: report.services.map((s, i) => ({ ...s, change: change(kinds[i]!) })) };
+    };
+  const kube = ['--kubeconfig', '/k'];
+
+  it('--detailed-exitcode: 3 when changes are pending, 0 when none, and 0 without the flag', async () => {
+    const pending = await cli(['plan', '--tag', 't', ...kube, '--detailed-exitcode'], {
+      report: planned('changed', 'unchanged'),
+    });
+    expect(pending.code).toBe(3);
+    expect(pending.stdout).toMatch(/^user-service: changes 1 object$/m);
+    expect(pending.stdout).toMatch(/^order-service: unchanged$/m);
+    expect(pending.stdout).toContain('    +  a: 2');
+    const none = await cli(['plan', '--tag', 't', ...kube, '--detailed-exitcode'], {
+      report: planned('unchanged', 'unchanged'),
+    });
+    expect(none.code).toBe(0);
+    const plain = await cli(['plan', '--tag', 't', ...kube], { report: planned('changed', 'changed') });
+    expect(plain.code).toBe(0);
+  });
+
+  it('colours the diff only for a terminal without NO_COLOR', async () => {
+    const tty = await cli(['plan', '--tag', 't', ...kube], {
+      report: planned('changed', 'unchanged'),
+      stdoutIsTTY: true,
+    });
+    expect(tty.stdout).toContain('\u001b[32m+  a: 2\u001b[0m');
+    const noColor = await cli(['plan', '--tag', 't', ...kube], {
+      report: planned('changed', 'unchanged'),
+      stdoutIsTTY: true,
+      env: { NO_COLOR: '1' },
+    });
+    expect(noColor.stdout).not.toContain('\u001b[');
+  });
+
+  it('refuses options outside their command, with exit 2 and nothing run', async () => {
+    const cases: [string[], RegExp][] = [
+      [['plan', '--tag', 't', '--out', '/tmp/p.json'], /--out needs a cluster/],
+      [
+        ['plan', '--tag', 't', ...kube, '--out', '/tmp/p.json', '--skip-image-check'],
+        /cannot be used with --skip-image-check/,
+      ],
+      [
+        ['deploy', '--tag', 't', ...kube, '--plan', '/nonexistent/plan.json'],
+        /--plan \/nonexistent\/plan.json cannot be read/,
+      ],
+      [
+        ['deploy', '--tag', 't', ...kube, '--plan', '/tmp/x', '--plan-max-age', 'soon'],
+        /--plan-max-age must be a duration/,
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const run = await cli(argv);
+      expect([argv.join(' '), run.code, run.requests.length]).toEqual([argv.join(' '), 2, 0]);
+      expect(run.stderr).toMatch(message);
+    }
+  });
+
+  it('takes the tag, environment, namespace and services from a plan file, and refuses other ones', async () => {
+    const { sealPlan, writePlanFile } = await import('../../src/config/plan-file.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'cli-plan-')), 'plan.json');
+    const pinned = {
+      image: { tag: 'v7', digest: 'sha256:1' },
+      chartVersion: '0.1.0',
+      manifestHash: 'sha256:m',
+      valuesHash: 'sha256:v',
+      liveRevision: 2,
+      change: 'changed' as const,
+    };
+    writePlanFile(
+      file,
+      sealPlan({
+        createdAt: new Date().toISOString(),
+        namespace: 'shop',
+        environment: 'staging',
+        imageTag: 'v7',
+        chart: { ref: 'c', name: 'c', version: '0.1.0' },
+        services: { 'order-service': pinned },
+      }),
+    );
+    const ok = await cli(['deploy', ...kube, '--plan', file]);
+    expect(ok.code).toBe(0);
+    expect(ok.requests[0]).toMatchObject({
+      imageTag: 'v7',
+      environment: 'staging',
+      namespace: 'shop',
+      services: ['order-service'],
+      planFile: { path: file },
+    });
+    const other = await cli(['deploy', ...kube, '--plan', file, '--tag', 'v8']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('--tag "v8" is not the plan\'s');
   });
 });
 

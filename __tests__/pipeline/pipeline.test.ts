@@ -34,6 +34,7 @@ import { awsClients } from '../../src/aws/clients.js';
 import { runPipeline } from '../../src/pipeline/index.js';
 import type { KubeAccess, PipelineDeps } from '../../src/pipeline/context.js';
 import { exitCodeOf } from '../../src/report/recorder.js';
+import { readPlanFile } from '../../src/config/plan-file.js';
 import type { RolloutOutcome, TrackRequest } from '../../src/kube/tracker.js';
 import type { LiveService } from '../../src/kube/checklist-rules.js';
 import { summaryText } from '../../src/report/summary.js';
@@ -1151,6 +1152,36 @@ describe('the namespace lease and releases a dead run left pending', () => {
     expect(report.warnings).toContainEqual(
       expect.stringMatching(/order-service is pending-install: a deploy would recover it first/),
     );
+  });
+
+  it('deploy --plan: a release left pending since the plan is refused (exit 2) before it is recovered', async () => {
+    const order = { name: 'order-service', chart: 'c', app_version: '1', updated: '' };
+    const planOut = join(mkdtempSync(join(tmpdir(), 'pipeline-plan-')), 'plan.json');
+    const planned = setup({
+      cluster: (args) =>
+        args[0] === 'list'
+          ? { stdout: JSON.stringify([{ ...order, revision: '6', status: 'deployed' }]) }
+          : undefined,
+    });
+    const made = await runPipeline(request({ mode: 'plan', planOut }), planned.deps);
+    expect([made.result, made.planId]).toEqual(['planned', expect.stringMatching(/^sha256:/)]);
+    const plan = readPlanFile('--plan', planOut, 3600);
+    expect(plan.services['order-service']!.liveRevision).toBe(6);
+
+    const t = setup({
+      cluster: (args) =>
+        args[0] === 'list'
+          ? { stdout: JSON.stringify([{ ...order, revision: '7', status: 'pending-upgrade' }]) }
+          : undefined,
+    });
+    const report = await runPipeline(request({ planFile: { path: planOut, plan } }), t.deps);
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error?.message).toMatch(
+      /no longer applies to order-service: the live release moved since the plan: it was at revision 6, it is at revision 7 \(pending-upgrade\) now/,
+    );
+    expect(t.changes()).toEqual([]);
+    // The lease was taken for the check, and given back.
+    expect(t.locks).toEqual([expect.stringMatching(/^take production/), 'release production']);
   });
 
   it('stops with exit 2 naming the holder when another run holds the lease, and changes nothing', async () => {

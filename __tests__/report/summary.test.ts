@@ -175,3 +175,87 @@ describe('why a service failed', () => {
     expect(summaryMarkdown(deployReport())).toContain('fatal: STRIPE_KEY is not set');
   });
 });
+
+describe('changes against the live releases', () => {
+  function planReport(): Report {
+    return {
+      result: 'planned',
+      mode: 'plan',
+      cluster: 'prod-eks',
+      namespace: 'shop',
+      environment: 'production',
+      imageTag: 'abc123',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      durationMs: 5_000,
+      warnings: [],
+      services: [
+        {
+          service: 'order-service',
+          status: 'planned',
+          image: image('order-service'),
+          change: {
+            kind: 'changed',
+            liveRevision: 4,
+            image: { from: 'r/order-service:v1@sha256:1', to: 'r/order-service:v2@sha256:2' },
+            chart: { from: '0.1.0', to: '0.2.0' },
+            values: [
+              { path: 'replicaCount', change: 'changed', from: '3', to: '5' },
+              { path: 'db.password', change: 'changed' },
+            ],
+            objects: [
+              {
+                kind: 'Deployment',
+                name: 'order-service',
+                change: 'changed',
+                diff: '@@ -1,1 +1,1 @@\n-  replicas: 3\n+  replicas: 5',
+              },
+              { kind: 'Secret', name: 'order-db', change: 'changed' },
+            ],
+          },
+        },
+        {
+          service: 'user-service',
+          status: 'planned',
+          image: image('user-service'),
+          change: {
+            kind: 'unchanged',
+            liveRevision: 2,
+            image: { to: 'x' },
+            chart: { to: '0.2.0' },
+            values: [],
+            objects: [],
+          },
+        },
+      ],
+    };
+  }
+
+  it('gives each changed service a collapsible block with its diff; an unchanged one a line', () => {
+    const md = summaryMarkdown(planReport());
+    expect(md).toContain('## 📝 Plan: 1 of 2 services would change, 1 unchanged');
+    expect(md).toContain('<details>\n<summary><b>order-service</b>: changes 2 objects</summary>');
+    expect(md).toContain('```diff\n@@ -1,1 +1,1 @@\n-  replicas: 3\n+  replicas: 5\n```');
+    expect(md).toContain('- values replicaCount: 3 → 5');
+    expect(md).toContain('- values db.password: (value hidden)');
+    expect(md).toContain('- changed Secret/order-db (data not shown)');
+    expect(md).toContain('- image r/order-service:v1@sha256:1 → r/order-service:v2@sha256:2');
+    expect(md).toContain('- <b>user-service</b>: unchanged');
+  });
+
+  it('says in the terminal which services a deploy left unchanged', () => {
+    const report: Report = {
+      ...planReport(),
+      result: 'success',
+      mode: 'deploy',
+      services: planReport().services.map((s) =>
+        s.service === 'user-service'
+          ? { ...s, status: 'unchanged', revision: 2 }
+          : { ...s, status: 'deployed' },
+      ),
+    };
+    const text = summaryText(report);
+    expect(text).toMatch(/^Deployed 1 service, 1 unchanged/);
+    expect(text).toMatch(/^user-service .* 2 +unchanged/m);
+    expect(text).not.toContain('\u001b[');
+  });
+});

@@ -411,6 +411,23 @@ export class Helm {
     }));
   }
 
+  /** The manifest helm stored for one revision of the release (`helm get manifest`). */
+  async getManifest(release: string, namespace: string, revision: number): Promise<string> {
+    const args = ['get', 'manifest', release, '--namespace', namespace, '--revision', String(revision)];
+    const what = `helm get manifest of ${release} revision ${revision}`;
+    const res = await this.call(args, { kind: 'preflight', what, release, namespace });
+    return res.stdout;
+  }
+
+  /** The values the user gave one revision of the release (`helm get values`); {} when none. */
+  async getValues(release: string, namespace: string, revision: number): Promise<Record<string, unknown>> {
+    const args = ['get', 'values', release, '--namespace', namespace, '--revision', String(revision)];
+    args.push('--output', 'json');
+    const what = `helm get values of ${release} revision ${revision}`;
+    const res = await this.call(args, { kind: 'preflight', what, release, namespace });
+    return parseJson<Record<string, unknown> | null>(res.stdout, what) ?? {};
+  }
+
   async rollback(release: string, revision: number, namespace: string, timeoutSeconds: number) {
     const args = rollbackArgs({ release, revision, namespace, timeoutSeconds }, this.major);
     await this.call(args, {

@@ -92,6 +92,8 @@ export async function openSession(
   plan: Plan,
   helm: Helm,
   cluster: ClusterAccess,
+  /** Sees the releases as listed, before anything is recovered: may refuse the run (`deploy --plan`). */
+  checkReleases?: (releases: Map<string, ReleaseInfo>) => void,
 ): Promise<Session> {
   const { request, out } = ctx;
   const kube = ctx.deps.kube ?? apiServer(out, cluster.token);
@@ -113,6 +115,7 @@ export async function openSession(
   try {
     if (started.status === 'rejected') throw started.reason;
     if (listed.status === 'rejected') throw listed.reason;
+    checkReleases?.(listed.value);
     const before = deploying
       ? await recoverStuck(ctx, plan, helm, listed.value)
       : warnStuck(ctx, plan, listed.value);

@@ -123,6 +123,10 @@ export interface RenderedService {
   image: ImageChoice;
   params: RenderParams;
   expected: RenderedExpectations;
+  /** `helm template`'s output: what the release will hold. */
+  manifest: string;
+  /** The values helm will store for the release (what `helm get values` will show). */
+  values: Record<string, unknown>;
 }
 
 /** The cluster this run deploys to: a kubeconfig (ours or the user's) and, for EKS, an in-process token. */

@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { loadDeployConfig } from '../config/load.js';
 import { makePlan } from '../config/plan.js';
 import { DeployError } from '../errors.js';
+import type { ReleaseInfo } from '../helm/helm.js';
 import type { DeployRequest, Report } from '../model.js';
 import { RunRecorder } from '../report/recorder.js';
 import { makePrivateDir, sweepLeftovers } from '../workdir.js';
@@ -25,9 +26,13 @@ import {
 import { runChecklist } from './checklist.js';
 import { irsaPreflight } from './irsa.js';
 import { preflight } from './preflight.js';
+import { diffAll } from './diff.js';
+import { checkAgainstPlan, checkLiveRevisions, pinPlan } from './pinned.js';
 import { renderAll } from './render.js';
 import { releaseInWaves } from './release.js';
 import { rollBack } from './rollback.js';
+
+type ReleaseMap = Map<string, ReleaseInfo>;
 
 export async function runPipeline(request: DeployRequest, deps: PipelineDeps): Promise<Report> {
   const ctx = await openRun(request, deps);
@@ -47,10 +52,16 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
     try {
       const helm = helmFor(ctx, target, cluster);
       const rendered = await renderAll(ctx, target, helm, request.mode === 'plan');
+      if (request.planFile) checkAgainstPlan(ctx, target, rendered);
       await irsaPreflight(ctx, plan, rendered, cluster);
       checkCancelled(ctx);
-      session = await openSession(ctx, plan, helm, cluster);
-      if (request.mode === 'plan') return results.finish('planned');
+      const checkReleases = request.planFile && ((r: ReleaseMap) => checkLiveRevisions(ctx, r));
+      session = await openSession(ctx, plan, helm, cluster, checkReleases || undefined);
+      const changes = request.force ? undefined : await diffAll(ctx, target, rendered, session);
+      if (request.mode === 'plan') {
+        if (request.planOut) pinPlan(ctx, target, rendered, changes!);
+        return results.finish('planned');
+      }
       await ctx.deps.onReleaseStart?.({
         namespace: plan.namespace,
         services: [...rendered.values()].map((r) => ({

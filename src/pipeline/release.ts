@@ -60,6 +60,8 @@ async function releaseWaves(
     return false;
   };
   const release = async (name: string): Promise<boolean> => {
+    // Its live release is the target, and healthy: nothing to start, nothing to wait for.
+    if (unchanged(ctx, name)) return leaveAlone(ctx, name);
     const { dependsOn } = rendered.get(name)!.svc;
     const deps = dependsOn.filter((d) => ready.has(d));
     const depsReady = await Promise.all(deps.map((d) => ready.get(d)!));
@@ -83,6 +85,23 @@ async function releaseWaves(
     await settleAll([...ready.values()]);
     await settleAll(checks);
   });
+}
+
+/** Its target equals the live, healthy release (see src/pipeline/diff.ts); never true with --force, which skips the diff. */
+function unchanged(ctx: RunContext, name: string): boolean {
+  return ctx.results.get(name)?.change?.kind === 'unchanged';
+}
+
+/** No new revision for a service that would not change: it counts as ready for the services that depend on it. */
+function leaveAlone(ctx: RunContext, name: string): true {
+  const revision = ctx.results.get(name)!.change!.liveRevision;
+  ctx.results.update(name, {
+    status: 'unchanged',
+    revision,
+    message: `identical to the live revision ${revision}: not released (force to release it anyway)`,
+  });
+  ctx.out.info(`${name}: unchanged, revision ${revision} left as it is`);
+  return true;
 }
 
 /** `ready` once its rollout is; `checks` (HPA, PDB, spread) go on after that, outside the release slot. */

@@ -10,6 +10,7 @@ import pLimit from 'p-limit';
 import { DeployError } from '../errors.js';
 import type { Helm, RenderParams } from '../helm/helm.js';
 import { readExpectations } from '../helm/manifest.js';
+import { userValues } from '../helm/values.js';
 import { progressDeadlineWarning } from '../kube/rollout-rules.js';
 import type { Plan, PlannedService } from '../model.js';
 import { imageName, settleAll, type RenderedService, type RunContext, type Target } from './context.js';
@@ -58,9 +59,11 @@ export async function renderService(
   const image = target.images.get(svc.name)!;
   const params = renderParams(target, svc, await runValuesFile(ctx, target.plan, svc));
   try {
-    const expected = readExpectations(await helm.template(params));
+    const manifest = await helm.template(params);
+    const expected = readExpectations(manifest);
     if (serverDryRun) await helm.upgrade({ ...params, dryRun: 'server' });
-    return { svc, image, params, expected };
+    const values = await userValues(params.valuesFiles, params.sets);
+    return { svc, image, params, expected, manifest, values };
   } catch (err) {
     throw err instanceof DeployError ? notRendered(svc.name, err) : err;
   }

@@ -16,6 +16,7 @@ export class RunRecorder {
   private readonly byService = new Map<string, ServiceResult>();
   private readonly recoveries: { service: string; action: string }[] = [];
   private rows?: ChecklistRow[];
+  private planId?: string;
 
   constructor(
     private readonly request: DeployRequest,
@@ -63,6 +64,11 @@ export class RunRecorder {
     this.out.warn(`recovered ${action}`);
   }
 
+  /** The plan file this run wrote (`plan --out`) or applies (`deploy --plan`). */
+  pinned(planId: string): void {
+    this.planId = planId;
+  }
+
   /** `verify`: the whole checklist, in the report as it is. */
   checklist(rows: ChecklistRow[]): void {
     this.rows = rows;
@@ -75,6 +81,10 @@ export class RunRecorder {
   update(service: string, change: Partial<ServiceResult>): void {
     const prev = this.byService.get(service) ?? { service, status: 'planned', image: '' };
     this.byService.set(service, { ...prev, ...change });
+  }
+
+  get(service: string): ServiceResult | undefined {
+    return this.byService.get(service);
   }
 
   results(): ServiceResult[] {
@@ -106,6 +116,7 @@ export class RunRecorder {
       warnings: this.warnings,
       ...(this.recoveries.length ? { recovered: this.recoveries } : {}),
       ...(this.rows ? { checks: this.rows } : {}),
+      ...(this.planId ? { planId: this.planId } : {}),
     };
   }
 
@@ -145,9 +156,21 @@ export class RunRecorder {
   }
 }
 
-/** 0 success or plan, 1 the deploy failed, 2 bad input or failed preflight (nothing changed), 128+n for signal n. */
-export function exitCodeOf(report: Report): number {
+/**
+ * 0 success or plan, 1 the deploy failed, 2 bad input or failed preflight (nothing changed), 128+n for signal n;
+ * with `detailed`, a plan with changes pending ends with 3 instead of 0.
+ */
+export function exitCodeOf(report: Report, detailed = false): number {
   if (report.result === 'cancelled') return report.cancelledBy === 'SIGINT' ? 130 : 143;
   if (report.error) return report.error.exitCode === 2 ? 2 : 1;
-  return report.result === 'failure' ? 1 : 0;
+  if (report.result === 'failure') return 1;
+  return detailed && report.mode === 'plan' && changesPending(report) ? CHANGES_PENDING : 0;
+}
+
+/** `plan --detailed-exitcode`: changes are pending (a code apart from 1 failure and 2 input/preflight/lock). */
+export const CHANGES_PENDING = 3;
+
+/** Some service's target differs from its live release; a service not compared with one (no cluster) counts as pending. */
+export function changesPending(report: Report): boolean {
+  return report.services.some((r) => r.change?.kind !== 'unchanged');
 }

@@ -7,7 +7,8 @@
 import { formatDiagnostics } from '../kube/diagnostics.js';
 import { formatDuration } from './duration.js';
 import { redact } from './redact.js';
-import type { Report, ServiceResult, ServiceStatus } from '../model.js';
+import { changeHeadline } from '../helm/release-diff.js';
+import type { Report, ServiceChange, ServiceResult, ServiceStatus } from '../model.js';
 
 /** sha256:0123456789abcdef… -> sha256:0123456789ab (what `docker images` shows). */
 export function shortDigest(digest: string | undefined): string {
@@ -36,12 +37,23 @@ const ICON: Record<ServiceStatus, string> = {
   skipped: '⏭️',
   cancelled: '⏹️',
   verified: '✅',
+  unchanged: '⏸️',
 };
+
+const count = (n: number) => `${n} service${n === 1 ? '' : 's'}`;
 
 function headline(report: Report): string {
   const n = report.services.length;
-  const services = `${n} service${n === 1 ? '' : 's'}`;
+  const services = count(n);
+  const unchanged = report.services.filter((r) => r.change?.kind === 'unchanged').length;
+  const compared = report.services.some((r) => r.change);
+  if (report.result === 'planned' && compared) {
+    return `Plan: ${n - unchanged} of ${services} would change, ${unchanged} unchanged`;
+  }
   if (report.result === 'planned') return `Plan: ${services} would be deployed`;
+  const left = report.services.filter((r) => r.status === 'unchanged').length;
+  if (report.result === 'success' && left === n) return `Nothing to deploy: ${services} unchanged`;
+  if (report.result === 'success' && left) return `Deployed ${count(n - left)}, ${left} unchanged`;
   if (report.mode === 'verify' && !report.error) {
     const failed = (report.checks ?? []).filter((c) => c.status === 'failed').length;
     return failed
@@ -91,7 +103,13 @@ function checklistText(checks: NonNullable<Report['checks']>): string[] {
 function reasons(report: Report): string[] {
   const lines = report.services
     // verify's failures are in its checklist already.
-    .filter((r) => r.status !== 'deployed' && r.status !== 'planned' && r.reason !== 'CheckFailed')
+    .filter(
+      (r) =>
+        r.status !== 'deployed' &&
+        r.status !== 'planned' &&
+        r.status !== 'unchanged' &&
+        r.reason !== 'CheckFailed',
+    )
     .filter((r) => r.reason || r.message)
     .map((r) => {
       const why = `${r.service}: ${[r.reason, r.message].filter(Boolean).join(': ')}`;
@@ -138,6 +156,8 @@ export function summaryMarkdown(report: Report, secrets: readonly string[] = [])
       );
     }
   }
+  const changed = report.services.filter((r) => r.change);
+  if (changed.length) out.push('', '### Changes', '', ...changed.flatMap(changeMarkdown));
   const failures = reasons(report);
   if (failures.length) out.push('', '### Why', '', ...failures.map((l) => `- ${cell(l)}`));
   if (report.warnings.length) out.push('', '### Warnings', '', ...report.warnings.map((w) => `- ${cell(w)}`));
@@ -149,7 +169,85 @@ export function summaryMarkdown(report: Report, secrets: readonly string[] = [])
   return redact(out.join('\n'), secrets);
 }
 
-export function summaryText(report: Report, secrets: readonly string[] = []): string {
+/** One service's change as a collapsible block: the headline as its summary, the details inside. */
+function changeMarkdown(r: ServiceResult): string[] {
+  const change = r.change!;
+  const head = `<b>${md(r.service)}</b>: ${md(changeHeadline(change))}`;
+  const body = changeLines(change).filter((l) => !l.startsWith('  '));
+  const diffs = change.objects.filter((o) => o.diff);
+  if (!body.length && !diffs.length) return [`- ${head}`];
+  return [
+    '',
+    '<details>',
+    `<summary>${head}</summary>`,
+    '',
+    ...body.map((l) => `- ${md(l)}`),
+    ...diffs.flatMap((o) => [
+      '',
+      `${o.change} <code>${md(`${o.kind}/${o.name}`)}</code>`,
+      '',
+      '```diff',
+      o.diff!,
+      '```',
+    ]),
+    '',
+    '</details>',
+    '',
+  ];
+}
+
+/** What changes, line by line: image, chart, values paths, each object (its diff indented below it). */
+function changeLines(change: ServiceChange): string[] {
+  const lines: string[] = [];
+  if (change.note) lines.push(change.note);
+  const { image, chart } = change;
+  if (image.from !== undefined && image.from !== image.to) lines.push(`image ${image.from} → ${image.to}`);
+  else if (image.from === undefined && change.kind === 'new-install') lines.push(`image ${image.to}`);
+  if (chart.from !== undefined && chart.from !== chart.to) lines.push(`chart ${chart.from} → ${chart.to}`);
+  for (const v of change.values) {
+    const what =
+      v.change === 'changed'
+        ? v.from !== undefined
+          ? `${v.from} → ${v.to}`
+          : '(value hidden)'
+        : v.change === 'added'
+          ? `added${v.to !== undefined ? ` ${v.to}` : ''}`
+          : 'removed';
+    lines.push(`values ${v.path}: ${what}`);
+  }
+  for (const o of change.objects) {
+    const hidden = o.kind === 'Secret' && o.change !== 'removed' ? ' (data not shown)' : '';
+    lines.push(`${o.change} ${o.kind}/${o.name}${hidden}`);
+    if (o.diff) lines.push(...o.diff.split('\n').map((l) => `  ${l}`));
+  }
+  return lines;
+}
+
+const ansi = (code: number) => (s: string) => `\u001b[${code}m${s}\u001b[0m`;
+
+/** A diff line (indented below its object) in colour: additions green, removals red, hunk headers cyan. */
+function paintLine(line: string): string {
+  if (!line.startsWith('  ')) return line;
+  const body = line.slice(2);
+  const code = body.startsWith('+') ? 32 : body.startsWith('-') ? 31 : body.startsWith('@@') ? 36 : 0;
+  return code ? `  ${ansi(code)(body)}` : line;
+}
+
+function changesText(report: Report, color: boolean): string[] {
+  const out: string[] = [];
+  for (const r of report.services.filter((s) => s.change)) {
+    const head = `${r.service}: ${changeHeadline(r.change!)}`;
+    out.push('', color ? ansi(1)(head) : head);
+    out.push(...changeLines(r.change!).map((l) => `  ${color ? paintLine(l) : l}`));
+  }
+  return out.length ? ['', 'Changes:', ...out.slice(1)] : [];
+}
+
+export function summaryText(
+  report: Report,
+  secrets: readonly string[] = [],
+  opts: { color?: boolean } = {},
+): string {
   const header = ['SERVICE', 'IMAGE', 'CHART', 'REVISION', 'RESULT', 'DURATION', 'CHECKS'];
   const rows = report.services.map((r) => [
     r.service,
@@ -169,6 +267,7 @@ export function summaryText(report: Report, secrets: readonly string[] = []): st
   const out = [`${headline(report)} (${formatDuration(report.durationMs)})`, where(report).join(', ')];
   if (report.checks) out.push('', ...checklistText(report.checks));
   else if (rows.length) out.push('', line(header), ...rows.map(line));
+  out.push(...changesText(report, Boolean(opts.color)));
   const failures = reasons(report);
   if (failures.length) out.push('', 'Why:', ...failures.map((l) => `  - ${l.replace(/\n/g, '\n    ')}`));
   if (report.warnings.length) out.push('', 'Warnings:', ...report.warnings.map((w) => `  - ${w}`));
