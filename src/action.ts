@@ -275,7 +275,8 @@ export async function run(): Promise<void> {
       installHelm,
       onReleaseStart: deployment
         ? // Not awaited: GitHub's API never holds the releases back; the final status waits for it.
-          async (start) => void deployment!.start(deploymentPayload(request, start.namespace, start.services))
+          async (start) =>
+            void deployment!.start(deploymentPayload(request, start.namespace, start.services, start.planId))
         : undefined,
     });
     await publish(report, request, out);

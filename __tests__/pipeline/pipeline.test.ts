@@ -1184,6 +1184,24 @@ describe('the namespace lease and releases a dead run left pending', () => {
     expect(t.locks).toEqual([expect.stringMatching(/^take production/), 'release production']);
   });
 
+  it('deploy --plan: hands the plan id to the release start (the GitHub deployment records it)', async () => {
+    const order = { name: 'order-service', chart: 'c', app_version: '1', updated: '' };
+    const planOut = join(mkdtempSync(join(tmpdir(), 'pipeline-plan-')), 'plan.json');
+    const listed = (args: string[]) =>
+      args[0] === 'list'
+        ? { stdout: JSON.stringify([{ ...order, revision: '6', status: 'deployed' }]) }
+        : undefined;
+    const made = await runPipeline(request({ mode: 'plan', planOut }), setup({ cluster: listed }).deps);
+    const plan = readPlanFile('--plan', planOut, 3600);
+    const t = setup({ cluster: listed });
+    const starts: { planId?: string }[] = [];
+    t.deps.onReleaseStart = async (start) => void starts.push(start);
+    const report = await runPipeline(request({ planFile: { path: planOut, plan } }), t.deps);
+    expect(report.result).toBe('success');
+    expect(starts.map((s) => s.planId)).toEqual([made.planId]);
+    expect(report.planId).toBe(made.planId);
+  });
+
   it('stops with exit 2 naming the holder when another run holds the lease, and changes nothing', async () => {
     const t = setup();
     t.deps.kube = {

@@ -55,6 +55,8 @@ export interface PipelineDeps {
    */
   onReleaseStart?: (start: {
     namespace: string;
+    /** `deploy --plan`: the applied plan's id. */
+    planId?: string;
     services: { service: string; image: string; digest?: string }[];
   }) => Promise<void>;
 }

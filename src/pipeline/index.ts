@@ -64,6 +64,7 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       }
       await ctx.deps.onReleaseStart?.({
         namespace: plan.namespace,
+        planId: results.pinnedPlan,
         services: [...rendered.values()].map((r) => ({
           service: r.svc.name,
           image: `${r.image.uri ?? r.svc.repository}:${r.image.tag}`,

@@ -69,6 +69,11 @@ export class RunRecorder {
     this.planId = planId;
   }
 
+  /** The id of the plan file this run applies, if any. */
+  get pinnedPlan(): string | undefined {
+    return this.planId;
+  }
+
   /** `verify`: the whole checklist, in the report as it is. */
   checklist(rows: ChecklistRow[]): void {
     this.rows = rows;
