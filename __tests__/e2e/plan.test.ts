@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { PlanFile, Report } from '../../src/model.js';
 import {
   helmReleases,
+  kubectl,
   pushImages,
   readStandInEnv,
   repoRoot,
@@ -176,6 +177,25 @@ describe('deploy leaves what does not change alone', () => {
     expect(run.report!.services).toEqual([
       expect.objectContaining({ service: 'notification-service', status: 'deployed', revision: 2 }),
     ]);
+  });
+});
+
+describe('an unchanged release whose workload is not healthy', () => {
+  it('is released again, never reported done: its Deployment deleted behind helm’s back', async () => {
+    kubectl(env, ['delete', 'deployment', 'payment-service', '-n', NS, '--wait=true']);
+    const before = revisions();
+    const run = await deploy('deployment-gone');
+    expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({ code: 0, output: '' });
+    expect(run.output).toContain(
+      'payment-service: identical to its live release, but its Deployment is missing: releasing it again',
+    );
+    const payment = run.report!.services.find((s) => s.service === 'payment-service')!;
+    expect(payment).toMatchObject({ status: 'deployed', revision: before['payment-service']! + 1 });
+    expect(run.report!.services.filter((s) => s.status === 'unchanged')).toHaveLength(5);
+    const deployment = JSON.parse(
+      kubectl(env, ['get', 'deployment', 'payment-service', '-n', NS, '-o', 'json']),
+    );
+    expect(deployment.status.availableReplicas).toBe(3);
   });
 });
 

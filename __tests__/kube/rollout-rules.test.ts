@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import {
   judgeRollout,
+  notHealthyNow,
   podFailure,
   progressDeadlineWarning,
   readinessFailure,
@@ -232,5 +233,34 @@ describe('readiness probe failing past what the probe settings allow', () => {
     const f = readinessFailure([unready()], { now: started + 20_000 });
     expect(f).toMatchObject({ reason: 'ReadinessProbeFailing', container: 'app' });
     expect(f?.message).toContain('running for 20s but not ready; its probes allow 15s');
+  });
+});
+
+describe('notHealthyNow: may an unchanged release be left alone?', () => {
+  const deployment = (
+    spec: number,
+    status: Partial<Record<string, number>>,
+    generation = 2,
+  ): V1Deployment => ({
+    metadata: { name: 'order-service', generation },
+    spec: { replicas: spec, selector: {}, template: {} },
+    status: { observedGeneration: 2, ...status },
+  });
+
+  it('yes, when every replica is updated and available', () => {
+    expect(notHealthyNow(deployment(3, { updatedReplicas: 3, availableReplicas: 3 }))).toBeUndefined();
+  });
+
+  it('no, naming why: missing, not observed, not rolled out, not available', () => {
+    expect(notHealthyNow(undefined)).toBe('its Deployment is missing');
+    expect(notHealthyNow(deployment(3, { updatedReplicas: 3, availableReplicas: 3 }, 3))).toBe(
+      'its Deployment has a spec the controller has not acted on',
+    );
+    expect(notHealthyNow(deployment(3, { updatedReplicas: 2, availableReplicas: 3 }))).toBe(
+      '2/3 replicas updated',
+    );
+    expect(notHealthyNow(deployment(3, { updatedReplicas: 3, availableReplicas: 1 }))).toBe(
+      '1/3 replicas available',
+    );
   });
 });

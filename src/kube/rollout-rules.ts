@@ -318,6 +318,20 @@ export function judgeRollout(objs: RolloutObjects, ctx: RuleContext): Judgement 
   return { phase: 'progressing', counts, message: pending };
 }
 
+/**
+ * Why a release that would not change still cannot be left alone: its Deployment is
+ * missing, not rolled out to its spec, or has fewer replicas available than it wants.
+ * Undefined when it is healthy now (the rollout rules would call it ready).
+ */
+export function notHealthyNow(d: V1Deployment | undefined): string | undefined {
+  if (!d) return 'its Deployment is missing';
+  const counts = countsOf(d);
+  if (!isObserved(d)) return 'its Deployment has a spec the controller has not acted on';
+  if (counts.updated < counts.desired) return `${counts.updated}/${counts.desired} replicas updated`;
+  if (counts.available < counts.desired) return `${counts.available}/${counts.desired} replicas available`;
+  return undefined;
+}
+
 /** Preflight: a Deployment that reports ProgressDeadlineExceeded only after our timeout never gets to say it. */
 export function progressDeadlineWarning(
   progressDeadlineSeconds: number | undefined,

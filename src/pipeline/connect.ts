@@ -126,6 +126,7 @@ export async function openSession(
       lock,
       verify: kube.verifier(cluster.path),
       scale: kube.scaler(cluster.path),
+      live: (service) => kube.live(cluster.path)(plan.namespace, service),
     };
   } catch (err) {
     // Stop the watches and free the namespace whichever step failed.

@@ -151,6 +151,8 @@ export interface Session {
   lock?: RunLock;
   verify: Verifier;
   scale: Scaler;
+  /** One service as it runs now (its Deployment, pods, …): read before leaving an unchanged release alone. */
+  live: (service: string) => Promise<LiveService>;
 }
 
 export function helmFor(ctx: RunContext, target: Target, cluster?: ClusterAccess): Helm {

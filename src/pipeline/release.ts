@@ -7,6 +7,7 @@ import pLimit from 'p-limit';
 import { DeployError } from '../errors.js';
 import { isReleaseLocked } from '../helm/helm.js';
 import { formatDiagnostics } from '../kube/diagnostics.js';
+import { notHealthyNow } from '../kube/rollout-rules.js';
 import { formatSeconds } from '../report/duration.js';
 import type { Plan } from '../model.js';
 import {
@@ -61,7 +62,11 @@ async function releaseWaves(
   };
   const release = async (name: string): Promise<boolean> => {
     // Its live release is the target, and healthy: nothing to start, nothing to wait for.
-    if (unchanged(ctx, name)) return leaveAlone(ctx, name);
+    if (unchanged(ctx, name)) {
+      const sick = await notHealthy(session, name);
+      if (!sick) return leaveAlone(ctx, name);
+      ctx.out.info(`${name}: identical to its live release, but ${sick}: releasing it again`);
+    }
     const { dependsOn } = rendered.get(name)!.svc;
     const deps = dependsOn.filter((d) => ready.has(d));
     const depsReady = await Promise.all(deps.map((d) => ready.get(d)!));
@@ -90,6 +95,15 @@ async function releaseWaves(
 /** Its target equals the live, healthy release (see src/pipeline/diff.ts); never true with --force, which skips the diff. */
 function unchanged(ctx: RunContext, name: string): boolean {
   return ctx.results.get(name)?.change?.kind === 'unchanged';
+}
+
+/** Why an unchanged service is not healthy now (never "healthy" when its state cannot be read). */
+async function notHealthy(session: Session, name: string): Promise<string | undefined> {
+  try {
+    return notHealthyNow((await session.live(name)).deployment);
+  } catch (err) {
+    return `its state could not be read (${err instanceof Error ? err.message : String(err)})`;
+  }
 }
 
 /** No new revision for a service that would not change: it counts as ready for the services that depend on it. */
