@@ -5,6 +5,8 @@
  * changed; AWS is mocked at the SDK client.
  */
 import {
+  appendFileSync,
+  cpSync,
   mkdtempSync,
   writeFileSync,
   readFileSync,
@@ -1200,6 +1202,30 @@ describe('the namespace lease and releases a dead run left pending', () => {
     expect(report.result).toBe('success');
     expect(starts.map((s) => s.planId)).toEqual([made.planId]);
     expect(report.planId).toBe(made.planId);
+  });
+
+  it('deploy --plan: refuses (exit 2) when the chart’s files changed since the plan, even ones it does not render', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'pipeline-chart-')));
+    cpSync(resolve('charts/ecommerce-service'), join(dir, 'chart'), { recursive: true });
+    const config = join(dir, 'deploy.yaml');
+    writeFileSync(
+      config,
+      readFileSync('deploy.yaml', 'utf8')
+        .replace('chart: charts/ecommerce-service', `chart: ${join(dir, 'chart')}`)
+        .replaceAll('charts/ecommerce-service/values/', `${join(dir, 'chart', 'values')}/`),
+    );
+    const over = { configPath: config, fileRoots: { allowed: [realpathSync('.'), dir] } };
+    const planOut = join(dir, 'plan.json');
+    const made = await runPipeline(request({ ...over, mode: 'plan', planOut }), setup().deps);
+    expect(made.result).toBe('planned');
+    const plan = readPlanFile('--plan', planOut, 3600);
+    expect(plan.chart.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    appendFileSync(join(dir, 'chart', 'README.md'), '\nA line added after the review.\n');
+    const t = setup();
+    const report = await runPipeline(request({ ...over, planFile: { path: planOut, plan } }), t.deps);
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error?.message).toMatch(/no longer applies: the chart .* has other files now/);
+    expect(t.changes()).toEqual([]);
   });
 
   it('stops with exit 2 naming the holder when another run holds the lease, and changes nothing', async () => {

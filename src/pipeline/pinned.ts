@@ -3,7 +3,9 @@
  * the service, before anything in the cluster changes) unless the run would deploy exactly
  * that: the same chart, image digests, rendered manifests and values, over the same live revisions.
  */
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { sealPlan, writePlanFile } from '../config/plan-file.js';
 import { inputError } from '../errors.js';
 import type { ReleaseInfo } from '../helm/helm.js';
@@ -38,7 +40,7 @@ export function pinPlan(
     environment: plan.request.environment,
     imageTag: plan.request.imageTag,
     cluster: ctx.request.cluster?.name,
-    chart: { ref: chart.ref, name: chart.name, version: chart.version },
+    chart: { ref: chart.ref, name: chart.name, version: chart.version, digest: localChartDigest(chart.ref) },
     services,
   });
   writePlanFile(path, pinned);
@@ -117,6 +119,16 @@ export function checkAgainstPlan(
       );
     }
   }
+  // After the services: a values file that lives in the chart is named as what it is.
+  const digest = localChartDigest(chart.ref);
+  if (pinned.chart.digest && pinned.chart.digest !== digest) {
+    refuse(
+      path,
+      undefined,
+      `the chart ${chart.ref} has other files now (digest ${digest ?? 'none'}, the plan pinned ${pinned.chart.digest})`,
+      'the chart changed since the plan',
+    );
+  }
 }
 
 /** With the lease held, before anything is recovered or released: the live releases are where the plan found them. */
@@ -135,4 +147,30 @@ export function checkLiveRevisions(ctx: RunContext, releases: Map<string, Releas
       'someone deployed it since the plan was made',
     );
   }
+}
+
+/**
+ * A local chart's digest: sha256 over its files (relative paths and contents, in order), so
+ * any change to the chart, rendered or not (templates, defaults, NOTES, README), refuses a
+ * plan made before it. Undefined for a chart that is not a local directory (an OCI chart is
+ * pinned by its version, and by the hash of what it renders).
+ */
+export function localChartDigest(ref: string): string | undefined {
+  let root: string;
+  try {
+    root = resolve(ref);
+    if (!statSync(root).isDirectory()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const hash = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else hash.update(relative(root, path)).update('\0').update(readFileSync(path)).update('\0');
+    }
+  };
+  walk(root);
+  return `sha256:${hash.digest('hex')}`;
 }
