@@ -155,7 +155,7 @@ export function checkLiveRevisions(ctx: RunContext, releases: Map<string, Releas
  * plan made before it. Undefined for a chart that is not a local directory (an OCI chart is
  * pinned by its version, and by the hash of what it renders).
  */
-export function localChartDigest(ref: string): string | undefined {
+function localChartDigest(ref: string): string | undefined {
   let root: string;
   try {
     root = resolve(ref);
