@@ -79,6 +79,28 @@ const deploy = (name: string, extraArgs: string[] = [], helm = HELM3, config?: s
     extraEnv: { HELM_BIN: helm },
   });
 
+/** `ecommerce-deploy deploy --plan FILE` with a deploy file (the plan's tag, namespace and services). */
+const deployPlan = (config: string, planFile: string, helm: string, extraArgs: string[] = []) =>
+  runNode(
+    env,
+    [
+      resolve(repoRoot, 'dist/cli.js'),
+      'deploy',
+      '--config',
+      config,
+      '--allow-files-from',
+      repoRoot,
+      '--cluster',
+      env.EKS_CLUSTER_NAME,
+      '--region',
+      env.AWS_REGION,
+      '--plan',
+      planFile,
+      ...extraArgs,
+    ],
+    { HELM_BIN: helm },
+  );
+
 const kinds = (report: Report | undefined) =>
   Object.fromEntries((report?.services ?? []).map((s) => [s.service, s.change?.kind]));
 
@@ -213,26 +235,10 @@ describe('a plan file, applied as reviewed', () => {
     });
     const before = revisions();
     // No --tag: the plan's own; the deploy file must still be the one the plan was made from.
-    const run = await runNode(
-      env,
-      [
-        resolve(repoRoot, 'dist/cli.js'),
-        'deploy',
-        '--config',
-        config,
-        '--allow-files-from',
-        repoRoot,
-        '--cluster',
-        env.EKS_CLUSTER_NAME,
-        '--region',
-        env.AWS_REGION,
-        '--plan',
-        join(dir, 'plan.json'),
-        '--report',
-        join(dir, 'applied.json'),
-      ],
-      { HELM_BIN: HELM3 },
-    );
+    const run = await deployPlan(config, join(dir, 'plan.json'), HELM3, [
+      '--report',
+      join(dir, 'applied.json'),
+    ]);
     expect({ code: run.code, output: run.code === 0 ? '' : run.stdout + run.stderr }).toEqual({
       code: 0,
       output: '',
@@ -252,24 +258,7 @@ describe('a plan file, applied as reviewed', () => {
     const between = await deploy('between', ['--force', '--services', 'user-service']);
     expect(between.code).toBe(0);
     const before = revisions();
-    const run = await runNode(
-      env,
-      [
-        resolve(repoRoot, 'dist/cli.js'),
-        'deploy',
-        '--config',
-        config,
-        '--allow-files-from',
-        repoRoot,
-        '--cluster',
-        env.EKS_CLUSTER_NAME,
-        '--region',
-        env.AWS_REGION,
-        '--plan',
-        join(dir, 'moved.json'),
-      ],
-      { HELM_BIN: HELM4 },
-    );
+    const run = await deployPlan(config, join(dir, 'moved.json'), HELM4);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/no longer applies to user-service: the live release moved since the plan/);
     expect(run.stderr).toMatch(/it was at revision 1, it is at revision 2 \(deployed\) now/);
@@ -283,24 +272,7 @@ describe('a plan file, applied as reviewed', () => {
     ]);
     expect(made.code).toBe(0);
     const before = revisions();
-    const run = await runNode(
-      env,
-      [
-        resolve(repoRoot, 'dist/cli.js'),
-        'deploy',
-        '--config',
-        withConfig('product-service', 'disabled'),
-        '--allow-files-from',
-        repoRoot,
-        '--cluster',
-        env.EKS_CLUSTER_NAME,
-        '--region',
-        env.AWS_REGION,
-        '--plan',
-        join(dir, 'render.json'),
-      ],
-      { HELM_BIN: HELM3 },
-    );
+    const run = await deployPlan(withConfig('product-service', 'disabled'), join(dir, 'render.json'), HELM3);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/no longer applies to product-service: its values differ from the plan's/);
     expect(revisions()).toEqual(before);

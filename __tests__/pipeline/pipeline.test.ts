@@ -456,6 +456,15 @@ describe('a deploy of the six services', () => {
     return join(dir, 'deploy.yaml');
   }
 
+  /** The fake API side with `hook` run before each rollout is tracked. */
+  const beforeTrack = (base: KubeAccess, hook: (req: TrackRequest) => unknown): KubeAccess => ({
+    ...base,
+    tracker: async (...args) => {
+      const tracker = await base.tracker(...args);
+      return { ...tracker, track: async (req) => (await hook(req), tracker.track(req)) };
+    },
+  });
+
   /** Resolves when `gate` opens, or after 3 s (then the order the test asserts shows the wait). */
   const until = (gate: Promise<void>) => Promise.race([gate, new Promise<void>((r) => setTimeout(r, 3000))]);
 
@@ -465,22 +474,12 @@ describe('a deploy of the six services', () => {
     const events: string[] = [];
     let gatewayTracked!: () => void;
     const gate = new Promise<void>((r) => (gatewayTracked = r));
-    t.deps.kube = {
-      ...base,
-      tracker: async (...args) => {
-        const tracker = await base.tracker(...args);
-        return {
-          ...tracker,
-          track: async (req) => {
-            if (req.service === 'api-gateway') gatewayTracked();
-            // notification-service is slow: ready only once the gateway started (or after 3 s).
-            if (req.service === 'notification-service') await until(gate);
-            events.push(`${req.service} ready`);
-            return tracker.track(req);
-          },
-        };
-      },
-    };
+    t.deps.kube = beforeTrack(base, async (req) => {
+      if (req.service === 'api-gateway') gatewayTracked();
+      // notification-service is slow: ready only once the gateway started (or after 3 s).
+      if (req.service === 'notification-service') await until(gate);
+      events.push(`${req.service} ready`);
+    });
     const report = await runPipeline(
       request({ configPath: gatewayAfterUserService(), concurrency: 6 }),
       t.deps,
@@ -499,18 +498,10 @@ describe('a deploy of the six services', () => {
     let gatewayTracked!: () => void;
     const gate = new Promise<void>((r) => (gatewayTracked = r));
     t.deps.kube = {
-      ...base,
-      tracker: async (...args) => {
-        const tracker = await base.tracker(...args);
-        return {
-          ...tracker,
-          track: async (req) => {
-            if (req.service === 'api-gateway') gatewayTracked();
-            order.push(`track ${req.service}`);
-            return tracker.track(req);
-          },
-        };
-      },
+      ...beforeTrack(base, (req) => {
+        if (req.service === 'api-gateway') gatewayTracked();
+        order.push(`track ${req.service}`);
+      }),
       verifier: (kc) => async (req) => {
         // user-service's HPA check waits (like an HPA's first metrics) until the gateway started.
         if (req.service === 'user-service') await until(gate);
