@@ -3,9 +3,12 @@
  * releases shows exactly what a values change does; a deploy that changes nothing makes no
  * new revision; a plan file is applied as reviewed, and refused once a release moved.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { loadKubeConfig } from '../../src/kube/client.js';
+import { storedReleaseReader } from '../../src/kube/helm-storage.js';
 import type { PlanFile, Report } from '../../src/model.js';
 import {
   helmReleases,
@@ -276,5 +279,47 @@ describe('a plan file, applied as reviewed', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/no longer applies to product-service: its values differ from the plan's/);
     expect(revisions()).toEqual(before);
+  });
+});
+
+describe("the live release, read from helm's storage", () => {
+  it('is what `helm get manifest` and `helm get values` print, for revisions written by helm 3 and by helm 4', async () => {
+    // A helm 4 revision with user values of its own (product-service's config), beside helm 3's.
+    const config = withConfig('product-service', 'enabled');
+    const run = await deploy('helm4-write', ['--force', '--services', 'product-service'], HELM4, config);
+    expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({ code: 0, output: '' });
+    const read = storedReleaseReader(loadKubeConfig(env.KUBECONFIG));
+    const compared: string[] = [];
+    for (const [service, revision] of Object.entries(revisions())) {
+      const stored = await read(NS, service, revision);
+      for (const helm of [HELM3, HELM4]) {
+        const get = (what: string, ...more: string[]) =>
+          execFileSync(
+            helm,
+            [
+              'get',
+              what,
+              service,
+              '-n',
+              NS,
+              '--revision',
+              String(revision),
+              '--kubeconfig',
+              env.KUBECONFIG,
+              ...more,
+            ],
+            { encoding: 'utf8' },
+          );
+        // helm prints the stored manifest and a newline.
+        expect(`${stored?.manifest}\n`).toBe(get('manifest'));
+        expect(stored?.values).toEqual(JSON.parse(get('values', '-o', 'json')) ?? {});
+      }
+      compared.push(`${service} v${revision}`);
+    }
+    expect(compared).toHaveLength(SERVICES.length);
+    // Not vacuous: product-service's latest revision carries the values that deploy gave it.
+    expect((await read(NS, 'product-service', revisions()['product-service']!))?.values).toMatchObject({
+      config: { FEATURE_FLAG: 'enabled' },
+    });
   });
 });

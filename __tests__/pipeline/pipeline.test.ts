@@ -564,6 +564,27 @@ describe('a deploy of the six services', () => {
     expect(upgrade.scaled).toEqual([]);
   });
 
+  it("reads each live release from helm's storage, not with two `helm get` processes per service", async () => {
+    const t = setup({ cluster: (args) => (args[0] === 'list' ? listedAt(4) : undefined) });
+    const read: string[] = [];
+    t.deps.kube = {
+      ...t.deps.kube!,
+      storedRelease: () => async (namespace, release, revision) => {
+        read.push(`${namespace}/${release} v${revision}`);
+        return { manifest: '', values: {} };
+      },
+    };
+    await runPipeline(request(), t.deps);
+    expect(read.sort()).toEqual(SERVICES.map((s) => `production/${s} v4`).sort());
+    expect(t.calls.filter((a) => a[0] === 'get')).toEqual([]);
+
+    // Where helm's storage cannot be read (another driver, no access), helm is asked.
+    const fallback = setup({ cluster: (args) => (args[0] === 'list' ? listedAt(4) : undefined) });
+    fallback.deps.kube = { ...fallback.deps.kube!, storedRelease: () => async () => undefined };
+    await runPipeline(request(), fallback.deps);
+    expect(fallback.calls.filter((a) => a[0] === 'get').map((a) => `${a[1]} ${a[2]}`)).toHaveLength(12);
+  });
+
   it('writes the trace annotations into the values the release gets', async () => {
     const t = setup();
     let seen = '';

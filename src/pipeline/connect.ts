@@ -13,6 +13,7 @@ import { inputError } from '../errors.js';
 import { isPending, recoveryOf, type Helm, type ReleaseInfo } from '../helm/helm.js';
 import { acquireLock } from '../kube/lease.js';
 import { connectKubeConfig } from '../kube/client.js';
+import { storedReleaseReader, type StoredReleaseReader } from '../kube/helm-storage.js';
 import { RolloutTracker } from '../kube/tracker.js';
 import { readLiveService } from '../kube/live.js';
 import { raiseToMinimum } from '../kube/scale.js';
@@ -127,6 +128,7 @@ export async function openSession(
       verify: kube.verifier(cluster.path),
       scale: kube.scaler(cluster.path),
       live: (service) => kube.live(cluster.path)(plan.namespace, service),
+      stored: storedIn(kube, cluster.path, plan.namespace),
     };
   } catch (err) {
     // Stop the watches and free the namespace whichever step failed.
@@ -134,6 +136,11 @@ export async function openSession(
     await lock?.release();
     throw err;
   }
+}
+
+function storedIn(kube: KubeAccess, kubeconfig: string, namespace: string): Session['stored'] {
+  const read = kube.storedRelease?.(kubeconfig);
+  return read && ((release, revision) => read(namespace, release, revision));
 }
 
 /** Who holds the lease, for the run that finds it taken: the workflow run, or user@host for the CLI. */
@@ -204,5 +211,12 @@ export function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
       readLiveService(await kubeConfig(kubeconfig), namespace, service, (m) => out.info(m)),
     scaler: (kubeconfig) => async (req) =>
       raiseToMinimum(await kubeConfig(kubeconfig), req, (m) => out.info(m)),
+    storedRelease: (kubeconfig) => {
+      let reader: Promise<StoredReleaseReader> | undefined;
+      return async (namespace, release, revision) => {
+        reader ??= kubeConfig(kubeconfig).then((kc) => storedReleaseReader(kc, (m) => out.info(m)));
+        return (await reader)(namespace, release, revision);
+      };
+    },
   };
 }

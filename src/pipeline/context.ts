@@ -13,6 +13,7 @@ import type { SupportedHelm } from '../helm/binary.js';
 import { Helm, type ReleaseInfo, type RenderParams } from '../helm/helm.js';
 import type { RenderedExpectations } from '../helm/manifest.js';
 import type { LiveService } from '../kube/checklist-rules.js';
+import type { StoredRelease, StoredReleaseReader } from '../kube/helm-storage.js';
 import type { LockOptions, RunLock } from '../kube/lease.js';
 import type { RolloutOutcome, TrackRequest } from '../kube/tracker.js';
 import type { Verification, VerifyRequest } from '../kube/verify.js';
@@ -77,6 +78,8 @@ export interface KubeAccess {
   live(kubeconfig: string): (namespace: string, service: string) => Promise<LiveService>;
   /** A first install under an HPA: its Deployment raised to the HPA's minimum now; says what it did. */
   scaler(kubeconfig: string): Scaler;
+  /** Revisions read from helm's storage instead of `helm get`; absent (or answering undefined): helm is asked. */
+  storedRelease?(kubeconfig: string): StoredReleaseReader;
 }
 
 type Scaler = (req: { namespace: string; deployment: string; min: number }) => Promise<string>;
@@ -153,6 +156,8 @@ export interface Session {
   scale: Scaler;
   /** One service as it runs now (its Deployment, pods, …): read before leaving an unchanged release alone. */
   live: (service: string) => Promise<LiveService>;
+  /** One revision's manifest and values from helm's storage; undefined: ask helm. */
+  stored?: (release: string, revision: number) => Promise<StoredRelease | undefined>;
 }
 
 export function helmFor(ctx: RunContext, target: Target, cluster?: ClusterAccess): Helm {

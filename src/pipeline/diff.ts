@@ -1,6 +1,6 @@
 /**
- * Each rendered service against its live release (`helm get manifest` / `get values` of the
- * revision found at the start): the plan's diff, and what lets `deploy` leave an unchanged
+ * Each rendered service against its live release (the manifest and values of the revision
+ * found at the start, read from helm's storage, or by `helm get` where that cannot be read): the plan's diff, and what lets `deploy` leave an unchanged
  * service alone. Read-only. What counts as a change: see src/helm/release-diff.ts.
  */
 import pLimit from 'p-limit';
@@ -51,11 +51,15 @@ async function liveRelease(
 ): Promise<LiveRelease | undefined> {
   const found = session.before.get(name);
   if (!found) return undefined;
-  const [manifest, values] = await Promise.all([
-    session.helm.getManifest(name, namespace, found.revision),
-    session.helm.getValues(name, namespace, found.revision),
-  ]);
-  return { revision: found.revision, status: found.status, chart: found.chart, manifest, values };
+  const { revision, status, chart } = found;
+  const stored = await session.stored?.(name, revision);
+  const [manifest, values] = stored
+    ? [stored.manifest, stored.values]
+    : await Promise.all([
+        session.helm.getManifest(name, namespace, revision),
+        session.helm.getValues(name, namespace, revision),
+      ]);
+  return { revision, status, chart, manifest, values };
 }
 
 /** `<repo>:<tag>@<digest>`, as the change shows the image. */
