@@ -23,7 +23,7 @@ export const DEFAULTS = {
   config: 'deploy.yaml',
   environment: 'production',
   timeoutSeconds: 300,
-  concurrency: 3,
+  concurrency: 10,
   rollback: 'failed' as RollbackMode,
   rollbackTimeoutSeconds: 300,
 };

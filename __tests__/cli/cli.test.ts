@@ -87,7 +87,7 @@ describe('cli: plan', () => {
         region: undefined,
         kubeconfig: undefined,
         timeoutSeconds: 300,
-        concurrency: 3,
+        concurrency: 10,
         helmVersion: undefined,
         helmBinary: undefined,
         skipImageCheck: true,
