@@ -128,6 +128,10 @@ async function verifyHpa(req: VerifyRequest): Promise<Check> {
       );
     let hpa = await readUntil(read, (h) => !h || hpaEvaluated(h), HPA_WAIT_MS);
     if (hpa && hpaAwaitingPodMetrics(hpa)) {
+      // Long enough to be seen: say what the run is waiting for.
+      req.log?.(
+        `${service}: HPA waiting for the metrics of its new pods (up to ${POD_METRICS_WAIT_MS / 1000} s: metrics-server needs a scrape or two, then the HPA controller its next sync)`,
+      );
       hpa = await readUntil(read, (h) => !h || !hpaAwaitingPodMetrics(h), POD_METRICS_WAIT_MS);
     }
     return judgeHpa(hpa, service, expected.autoscaling, req.strict);
