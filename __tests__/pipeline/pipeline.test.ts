@@ -33,6 +33,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { awsClients } from '../../src/aws/clients.js';
+import { userValues } from '../../src/helm/values.js';
 import { runPipeline } from '../../src/pipeline/index.js';
 import type { KubeAccess, PipelineDeps } from '../../src/pipeline/context.js';
 import { exitCodeOf } from '../../src/report/recorder.js';
@@ -583,6 +584,58 @@ describe('a deploy of the six services', () => {
     fallback.deps.kube = { ...fallback.deps.kube!, storedRelease: () => async () => undefined };
     await runPipeline(request(), fallback.deps);
     expect(fallback.calls.filter((a) => a[0] === 'get').map((a) => `${a[1]} ${a[2]}`)).toHaveLength(12);
+  });
+
+  it('still checks the HPA, PDB and spread of a service it leaves alone; a failed check there only warns', async () => {
+    const t = setup({ cluster: (args) => (args[0] === 'list' ? listedAt(4) : undefined) });
+    // The live releases are exactly what this run renders: every service is unchanged.
+    const rendered = new Map<string, { manifest: string; args: string[] }>();
+    const run = t.deps.run;
+    t.deps.run = (async (command, args, options) => {
+      const res = await run(command, args, options);
+      if (args[0] === 'template') rendered.set(args[1]!, { manifest: res.stdout, args });
+      return res;
+    }) as Runner;
+    const verified: string[] = [];
+    t.deps.kube = {
+      ...t.deps.kube!,
+      storedRelease: () => async (_namespace, release) => {
+        const { manifest, args } = rendered.get(release)!;
+        const files = args.flatMap((a, i) => (args[i - 1] === '-f' ? [a] : []));
+        const sets = Object.fromEntries(
+          args.flatMap((a, i) =>
+            ['--set', '--set-literal'].includes(args[i - 1]!)
+              ? [[a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]]
+              : [],
+          ),
+        );
+        return { manifest, values: await userValues(files, sets) };
+      },
+      verifier: () => async (req) => {
+        verified.push(req.service);
+        const pdb =
+          req.service === 'order-service'
+            ? { verdict: 'error' as const, message: 'PodDisruptionBudget order-service not found' }
+            : { verdict: 'ok' as const, message: '1 disruption allowed' };
+        return {
+          service: req.service,
+          hpa: { verdict: 'ok', message: 'ok' },
+          pdb,
+          spread: { verdict: 'ok', message: 'ok' },
+        };
+      },
+    };
+    const report = await runPipeline(request(), t.deps);
+    expect(report.services.map((s) => s.status)).toEqual(SERVICES.map(() => 'unchanged'));
+    expect(t.changes()).toEqual([]);
+    expect(verified.sort()).toEqual([...SERVICES].sort());
+    expect(report.result).toBe('success');
+    expect(report.services.find((s) => s.service === 'order-service')!.verification!.pdb.verdict).toBe(
+      'error',
+    );
+    expect(t.out.text()).toMatch(
+      /order-service: PDB: PodDisruptionBudget \S+ not found \(unchanged by this run, so not rolled back\)/,
+    );
   });
 
   it('writes the trace annotations into the values the release gets', async () => {

@@ -64,7 +64,11 @@ async function releaseWaves(
     // Its live release is the target, and healthy: nothing to start, nothing to wait for.
     if (unchanged(ctx, name)) {
       const sick = await notHealthy(session, name);
-      if (!sick) return leaveAlone(ctx, name);
+      if (!sick) {
+        // Its HPA, PDB and spread are still checked; what fails there only warns (see verifyReleased).
+        checks.push(verifyReleased(ctx, plan, rendered.get(name)!, session.verify, false));
+        return leaveAlone(ctx, name);
+      }
       ctx.out.info(`${name}: identical to its live release, but ${sick}: releasing it again`);
     }
     const { dependsOn } = rendered.get(name)!.svc;
