@@ -254,7 +254,7 @@ export async function run(): Promise<void> {
     out.setSecret(token);
     const helmSource = helmSourceInput();
     const request = requestFromInputs(helmSource);
-    const github = gitHubRun(token, request.trace.runUrl, out);
+    const github = gitHubRun(token, request.trace.runUrl, out, cancellation.signal);
     if (github && request.mode === 'deploy') deployment = deploymentFor(github, request, out);
     // The kubeconfig's exec plugin runs dist/cli.js beside this bundle to mint EKS tokens.
     const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');

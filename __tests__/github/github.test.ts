@@ -334,6 +334,36 @@ describe('the GitHub deployment', () => {
     expect(slept[0]).toBeLessThanOrEqual(7000);
   });
 
+  it('once the run is cancelled, tries each request once (a back-off under way ends) and still sends the final state', async () => {
+    const cancel = new AbortController();
+    const waits: number[] = [];
+    const client = githubClient(TOKEN, {
+      baseUrl: server.url,
+      log: (m) => out.info(m),
+      cancelled: cancel.signal,
+      // The cancel comes during the first back-off, which would otherwise last 1 s, then 2 s, 4 s.
+      sleep: (ms) => {
+        waits.push(ms);
+        cancel.abort('SIGINT');
+        return new Promise(() => {});
+      },
+    });
+    server.failNext('repos/create-deployment', 502);
+    await new GitHubDeployment(client, target, out).start(payload);
+    expect([waits, server.calls('repos/create-deployment').length]).toEqual([[1000], 1]);
+
+    // Cancelled: a failing request is not retried ...
+    server.failNext('repos/create-deployment', 502);
+    await new GitHubDeployment(client, target, out).finish(deployed('cancelled'), payload);
+    expect([waits, server.calls('repos/create-deployment').length]).toEqual([[1000], 2]);
+    expect(out.lines.filter((l) => l.level === 'warn')).toHaveLength(2);
+
+    // ... and one that GitHub answers goes through (within its time limit).
+    const d = new GitHubDeployment(client, target, out);
+    await d.finish({ ...deployed('cancelled'), cancelledBy: 'SIGINT' }, payload);
+    expect(server.deployments.at(-1)!.statuses.map((s) => s.state)).toEqual(['error']);
+  });
+
   it('gives up after bounded retries with a warning, never an exception', async () => {
     server.failNext('repos/create-deployment', 503, {}, 10);
     const d = new GitHubDeployment(gh, target, out);

@@ -18,6 +18,15 @@ export interface RetryOptions {
   /** Says a retry is coming (once per retry). */
   log: (message: string) => void;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The run's cancellation. Once it is aborted the runner kills the step within seconds
+   * (SIGTERM ~7.5 s after SIGINT, SIGKILL ~2.5 s later): what is still sent (the final
+   * deployment status) is tried once, within `cancelledRequestMs`, and a retry back-off under
+   * way ends at once.
+   */
+  cancelled?: AbortSignal;
+  /** A request's time limit once the run is cancelled (default 3000 ms). */
+  cancelledRequestMs?: number;
 }
 
 interface HttpError {
@@ -66,9 +75,24 @@ export function retryDelay(
 
 const delay = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
+/** `wait`, cut short when `signal` aborts. */
+function untilCancelled(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return wait;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((done) => {
+    const stop = () => done();
+    signal.addEventListener('abort', stop, { once: true });
+    void wait.then(() => {
+      signal.removeEventListener('abort', stop);
+      done();
+    });
+  });
+}
+
 /** A client for `token` against `baseUrl` (default GITHUB_API_URL, else api.github.com). */
 export function githubClient(token: string, options: RetryOptions & { baseUrl?: string }): GitHubClient {
-  const { attempts = 4, baseDelayMs = 1000, maxWaitMs = 60_000, log, sleep = delay } = options;
+  const { attempts = 4, baseDelayMs = 1000, maxWaitMs = 60_000, log, sleep = delay, cancelled } = options;
+  const cancelledRequestMs = options.cancelledRequestMs ?? 3000;
   const gh = getOctokit(token, {
     ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
     log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
@@ -76,16 +100,21 @@ export function githubClient(token: string, options: RetryOptions & { baseUrl?: 
   gh.hook.wrap('request', async (request, opts) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await request(opts);
+        if (!cancelled?.aborted) return await request(opts);
+        return await request({
+          ...opts,
+          request: { ...opts.request, signal: AbortSignal.timeout(cancelledRequestMs) },
+        });
       } catch (err) {
         const wait = retryDelay(err, attempt, baseDelayMs);
-        if (wait === undefined || attempt >= attempts || wait > maxWaitMs) throw err;
+        if (wait === undefined || attempt >= attempts || wait > maxWaitMs || cancelled?.aborted) throw err;
         const e = err as HttpError;
         const what = e.status ? `${e.status}` : (e.message ?? 'no answer');
         log(
           `GitHub API ${opts.method} ${String(opts.url)}: ${what}; retry ${attempt} of ${attempts - 1} in ${Math.ceil(wait / 1000)} s`,
         );
-        await sleep(wait);
+        await untilCancelled(sleep(wait), cancelled);
+        if (cancelled?.aborted) throw err;
       }
     }
   });

@@ -19,7 +19,12 @@ export interface GitHubRun {
 }
 
 /** The client and repository, or undefined (with a note) outside a workflow run. */
-export function gitHubRun(token: string, runUrl: string | undefined, out: Output): GitHubRun | undefined {
+export function gitHubRun(
+  token: string,
+  runUrl: string | undefined,
+  out: Output,
+  cancelled?: AbortSignal,
+): GitHubRun | undefined {
   if (!token) return undefined;
   let repo: { owner: string; repo: string };
   try {
@@ -31,7 +36,7 @@ export function gitHubRun(token: string, runUrl: string | undefined, out: Output
     return undefined;
   }
   // context.apiUrl is GITHUB_API_URL (GitHub Enterprise Server, or a test's server), else api.github.com.
-  const gh = githubClient(token, { baseUrl: context.apiUrl, log: (m) => out.info(m) });
+  const gh = githubClient(token, { baseUrl: context.apiUrl, log: (m) => out.info(m), cancelled });
   return { gh, ...repo, runUrl };
 }
 
