@@ -11,11 +11,15 @@ import { inputError } from '../errors.js';
 import { findHelm, requireSupportedHelm, type SupportedHelm } from '../helm/binary.js';
 import { Helm } from '../helm/helm.js';
 import type { Plan } from '../model.js';
-import type { ChartInfo, ImageChoice, RunContext, Target } from './context.js';
+import { settleAll, type ChartInfo, type ImageChoice, type RunContext, type Target } from './context.js';
 
 export async function preflight(ctx: RunContext, plan: Plan): Promise<Target> {
-  const helmBinary = await prepareHelm(ctx);
-  const images = await checkImages(ctx, plan);
+  // Independent: helm's version check runs while ECR answers (a helm error still comes first).
+  const [helmBinary, images] = (await settleAll<unknown>([prepareHelm(ctx), checkImages(ctx, plan)])) as [
+    SupportedHelm,
+    Map<string, ImageChoice>,
+  ];
+  ctx.out.info(`helm ${helmBinary.version.raw} at ${helmBinary.path}`);
   const registry = ecrChartRegistry(plan);
   // An ECR login is for this run only: helm keeps it in a file in the private work dir
   // (removed at the end), never in the user's own helm registry config.
@@ -31,9 +35,7 @@ async function prepareHelm({ request, deps, out }: RunContext): Promise<Supporte
     const path = await deps.installHelm(request.helmVersion, out);
     found = await findHelm({ run: deps.run, explicit: path });
   }
-  const helm = requireSupportedHelm(found);
-  out.info(`helm ${helm.version.raw} at ${helm.path}`);
-  return helm;
+  return requireSupportedHelm(found);
 }
 
 async function checkImages(ctx: RunContext, plan: Plan): Promise<Map<string, ImageChoice>> {
