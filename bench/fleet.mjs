@@ -297,6 +297,29 @@ function serviceTimes(res) {
 }
 
 /** Milliseconds from the last of the gateway's dependencies being ready to the gateway's start line. */
+/**
+ * Waits (uncounted) until every HPA in `ns` has its metrics again (ScalingActive True), as a
+ * deploy minutes after the previous one finds them. Without it, a run that follows the
+ * previous one within seconds waits in its HPA check for the metrics of the pods that run
+ * just made (metrics-server scrapes, then the HPA controller syncs: 10-35 s here).
+ */
+async function settledHpas(ns, maxMs = 120_000) {
+  const started = Date.now();
+  for (;;) {
+    const items = JSON.parse(kubectl(env, ['get', 'hpa', '-n', ns, '-o', 'json'])).items;
+    const active = (h) =>
+      (h.status?.conditions ?? []).some((c) => c.type === 'ScalingActive' && c.status === 'True');
+    if (items.every(active)) return Date.now() - started;
+    if (Date.now() - started > maxMs) {
+      log(
+        `${ns}: ${items.filter((h) => !active(h)).length} HPA(s) still without metrics after ${maxMs / 1000} s; going on`,
+      );
+      return Date.now() - started;
+    }
+    await sleep(1000);
+  }
+}
+
 function gatewayGap(res, deps) {
   const times = serviceTimes(res);
   const depsReady = deps.map((d) => times[d]?.ready);
@@ -394,6 +417,7 @@ async function fleetDeploys(n) {
     log(`${n} services, run ${i + 1}/${RUNS}: (b) the same helm commands in parallel`);
     result.par.push(await parallelHelm(ns.par, services, tag));
 
+    await settledHpas(ns.ed);
     log(`${n} services, run ${i + 1}/${RUNS}: (c) ecommerce-deploy deploy`);
     const report = join(work, `report-${n}-${i}.json`);
     const res = expectOk(
@@ -456,7 +480,10 @@ async function shipped(fleetResults) {
     for (const v of order) {
       const tag = newTag();
       await pushImages(env, SIX, tag);
-      log(`shipped config, run ${i + 1}/${RUNS}: ${v.label}`);
+      const settle = await settledHpas(ns);
+      log(
+        `shipped config, run ${i + 1}/${RUNS}: ${v.label} (HPAs settled after ${(settle / 1000).toFixed(0)} s)`,
+      );
       const res = expectOk(
         `ecommerce-deploy (${v.label})`,
         await ecommerceDeploy(v.file ?? SHIPPED, ns, tag, { concurrency: v.concurrency }),
@@ -607,6 +634,7 @@ async function cost(n) {
     const parMs = await parallelHelm(ns.par, services, tag, helmCpu, { BENCH_CPU_DIR: dir });
     result.par.push({ ms: parMs, cpu: readCpu(dir), ...(await requestsSince(offset)) });
 
+    await settledHpas(ns.ed);
     log(`cost, ${n} services, run ${i + 1}/${RUNS}: (c) ecommerce-deploy deploy`);
     dir = mkdtempSync(join(work, 'cpu-'));
     offset = statSync(auditLog()).size;
@@ -790,6 +818,7 @@ function machine(runs) {
     `- Node ${process.version}; helm ${helmVersion} (baselines and ecommerce-deploy alike)`,
     `- Cluster: the local stand-in (kube-apiserver v1.35.4, kwok nodes in 3 zones; pods Ready ${READY_DELAY} after start), moto for ECR/EKS`,
     `- ${runs} counted runs per figure after an uncounted install; a new image tag every run; figures are median (min–max)`,
+    '- Before each counted ecommerce-deploy run the bench waits, uncounted, until every HPA of its namespace has metrics again (ScalingActive), as a deploy some minutes after the previous one finds them: a run started seconds after the previous one would wait in its HPA check for the metrics of the pods that run made (10–35 s here: metrics-server scrapes every 10 s and needs two, then the HPA controller syncs every 15 s)',
     "- Sections 1, 2, 4, 5 and 6 share one stand-in; section 3 runs on one of its own with the API server's audit log on",
   ].join('\n');
 }
