@@ -1,7 +1,8 @@
 /**
  * The one place a kubeconfig becomes API clients, and API failures become sentences.
  */
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { Agent, type AgentOptions } from 'node:https';
+import { ApiException, KubeConfig, type Cluster } from '@kubernetes/client-node';
 import type { EksTokenSource } from '../aws/token.js';
 import { DeployError, preflightError } from '../errors.js';
 
@@ -42,6 +43,7 @@ const REQUEST_TOKEN_SECONDS = 60;
  */
 export async function connectKubeConfig(path: string, token?: EksTokenSource): Promise<KubeConfig> {
   const kc = loadKubeConfig(path);
+  reuseConnections(kc);
   if (token) useTokenSource(kc, token);
   try {
     await kc.applyToFetchOptions({});
@@ -55,6 +57,38 @@ export async function connectKubeConfig(path: string, token?: EksTokenSource): P
     });
   }
   return kc;
+}
+
+type AgentFactory = (cluster: Cluster | null, options: AgentOptions) => unknown;
+
+/**
+ * client-node builds a new https.Agent for every request, so every read (and every HPA
+ * re-read while it waits for metrics) paid a fresh TLS handshake and CA parsing: the larger
+ * part of the tool's own CPU during a deploy. One keep-alive agent per TLS identity (CA,
+ * client certificate, server name) for this KubeConfig reuses the connections instead; the
+ * bearer token travels in each request's header, so a fresh token needs no new agent.
+ * Proxied and plain-HTTP clusters keep client-node's own agents.
+ */
+export function reuseConnections(kc: KubeConfig): void {
+  const target = kc as unknown as { createAgent?: AgentFactory };
+  const original = target.createAgent?.bind(kc);
+  if (!original) return;
+  const agents = new Map<string, Agent>();
+  target.createAgent = (cluster, options) => {
+    if (!cluster?.server.startsWith('https:') || cluster.proxyUrl) return original(cluster, options);
+    const key = JSON.stringify(
+      [options.ca, options.cert, options.key, options.pfx, options.passphrase]
+        .map((v) => String(v ?? ''))
+        .concat(String(options.servername ?? ''), String(options.rejectUnauthorized ?? '')),
+    );
+    let agent = agents.get(key);
+    if (!agent) {
+      // Idle sockets are unref'd by node: they never keep the process alive.
+      agent = new Agent({ ...options, keepAlive: true, scheduling: 'lifo' });
+      agents.set(key, agent);
+    }
+    return agent;
+  };
 }
 
 const refreshers = new WeakMap<KubeConfig, () => void>();
