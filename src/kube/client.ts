@@ -62,9 +62,9 @@ export async function connectKubeConfig(path: string, token?: EksTokenSource): P
 type AgentFactory = (cluster: Cluster | null, options: AgentOptions) => unknown;
 
 /**
- * client-node builds a new https.Agent for every request, so every read (and every HPA
- * re-read while it waits for metrics) paid a fresh TLS handshake and CA parsing: the larger
- * part of the tool's own CPU during a deploy. One keep-alive agent per TLS identity (CA,
+ * client-node builds a new https.Agent for every request, so every read paid a fresh TLS
+ * handshake and CA parsing: most of the tool's own CPU in a run whose HPA check re-reads for
+ * tens of seconds, little in an ordinary run (BENCHMARKS.md). One keep-alive agent per TLS identity (CA,
  * client certificate, server name) for this KubeConfig reuses the connections instead; the
  * bearer token travels in each request's header, so a fresh token needs no new agent.
  * Proxied and plain-HTTP clusters keep client-node's own agents.
