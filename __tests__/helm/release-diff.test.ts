@@ -13,6 +13,7 @@ import {
   type LiveRelease,
   type TargetRelease,
 } from '../../src/helm/release-diff.js';
+import type { ManifestObject } from '../../src/helm/manifest.js';
 
 const doc = (o: object) => yaml.dump(o);
 const manifest = (...objects: object[]) => objects.map(doc).join('---\n');
@@ -77,6 +78,16 @@ describe('diffManifests', () => {
 
   it('sees nothing when only order and YAML layout differ', () => {
     expect(diffManifests(manifest(deployment(), service()), manifest(service(), deployment()))).toEqual([]);
+  });
+
+  it('compares values with their types (port 80 is not "80"), and gives the same answer for parsed objects', () => {
+    const quoted = { ...service(), spec: { ports: [{ port: '80' }] } };
+    expect(diffManifests(manifest(service(80)), manifest(quoted)).map((c) => c.change)).toEqual(['changed']);
+    const target = manifest(service(8080), deployment());
+    const parsed = yaml.loadAll(target) as ManifestObject[];
+    expect(diffManifests(manifest(deployment(), service(80)), parsed)).toEqual(
+      diffManifests(manifest(deployment(), service(80)), target),
+    );
   });
 
   it('ignores the replicas of a Deployment an HPA scales, but not of one without an HPA', () => {

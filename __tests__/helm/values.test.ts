@@ -3,12 +3,12 @@
  * against the real helm 3 and 4: a chart with no defaults whose template prints `.Values`
  * shows exactly what helm made of the same values files and --set flags.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findHelm, requireSupportedHelm } from '../../src/helm/binary.js';
 import { Helm } from '../../src/helm/helm.js';
-import { userValues } from '../../src/helm/values.js';
+import { userValues, valuesReader } from '../../src/helm/values.js';
 import { execRunner } from '../../src/runner.js';
 
 const binaries: [string, string][] = process.env.HELM_BIN
@@ -56,5 +56,22 @@ describe.each(binaries)('userValues against %s', (_label, path) => {
     const ours = await userValues(files, sets);
     expect(ours).toEqual(printed);
     expect(ours).toMatchObject({ config: { FLAG: false, MODE: 'on', PERM: 511, WHEN: '2024-01-01' } });
+  });
+});
+
+describe('valuesReader', () => {
+  it('parses each file once for the whole run, and merges the same as reading each time', async () => {
+    const read = valuesReader();
+    const first = await userValues(files, sets, read);
+    expect(first).toEqual(await userValues(files, sets));
+    const before = readFileSync(files[0]!, 'utf8');
+    writeFileSync(files[0]!, 'changed: true\n');
+    try {
+      // The shared reader still has the first parse; a fresh read sees the new file.
+      expect(await userValues(files, {}, read)).not.toHaveProperty('changed');
+      expect(await userValues(files, {})).toHaveProperty('changed', true);
+    } finally {
+      writeFileSync(files[0]!, before);
+    }
   });
 });

@@ -26,14 +26,22 @@ export type ProbeKind = 'startupProbe' | 'livenessProbe' | 'readinessProbe';
 export const PROBE_KINDS: ProbeKind[] = ['startupProbe', 'livenessProbe', 'readinessProbe'];
 export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
 
-interface K8sObject {
+/** One object of a rendered manifest, as parsed. */
+export interface ManifestObject {
+  apiVersion?: string;
   kind?: string;
   metadata?: { name?: string; annotations?: Record<string, string> };
   spec?: Record<string, unknown>;
+  [key: string]: unknown;
 }
 
-export function readExpectations(manifest: string): RenderedExpectations {
-  const objects = yaml.loadAll(manifest).filter((o): o is K8sObject => !!o && typeof o === 'object');
+/** The objects of a manifest, in order (empty documents left out): a render is parsed once, here. */
+export function manifestObjects(manifest: string): ManifestObject[] {
+  return yaml.loadAll(manifest).filter((o): o is ManifestObject => !!o && typeof o === 'object');
+}
+
+export function readExpectations(manifest: string | ManifestObject[]): RenderedExpectations {
+  const objects = typeof manifest === 'string' ? manifestObjects(manifest) : manifest;
   const of = (kind: string) => objects.find((o) => o.kind === kind);
   const result: RenderedExpectations = {};
   const deployment = of('Deployment');

@@ -12,9 +12,11 @@
  * Secret data is compared but never shown: a changed Secret has no diff.
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { structuredPatch } from 'diff';
 import * as yaml from 'js-yaml';
 import type { ObjectChange, ServiceChange, ValueChange } from '../model.js';
+import { manifestObjects, type ManifestObject } from './manifest.js';
 
 /** Written by every run into deploymentAnnotations (see runValuesFile in src/pipeline/render.ts). */
 const TRACE_ANNOTATIONS = [
@@ -25,22 +27,13 @@ const TRACE_ANNOTATIONS = [
 ];
 const IMAGE_TAG_ANNOTATION = 'ecommerce-deploy/image-tag';
 
-interface K8sObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; annotations?: Record<string, string> };
-  spec?: Record<string, unknown>;
-  [key: string]: unknown;
-}
+type K8sObject = ManifestObject;
 
-/** The objects of a manifest by `Kind/name`, in manifest order. */
-function objectsOf(manifest: string): Map<string, K8sObject> {
+/** The objects of a manifest (its text, or its objects as parsed once) by `Kind/name`, in manifest order. */
+function objectsOf(manifest: string | ManifestObject[]): Map<string, K8sObject> {
   const objects = new Map<string, K8sObject>();
-  for (const doc of yaml.loadAll(manifest)) {
-    if (!doc || typeof doc !== 'object') continue;
-    const o = doc as K8sObject;
+  for (const o of typeof manifest === 'string' ? manifestObjects(manifest) : manifest)
     objects.set(`${o.kind ?? '?'}/${o.metadata?.name ?? '?'}`, o);
-  }
   return objects;
 }
 
@@ -86,9 +79,18 @@ function unifiedDiff(key: string, from: unknown, to: unknown): string {
     .join('\n');
 }
 
-/** Added, removed and changed objects, target against live; Secrets never carry a diff. */
-export function diffManifests(live: string | undefined, target: string, withDiffs = true): ObjectChange[] {
-  const before = live === undefined ? new Map<string, K8sObject>() : objectsOf(live);
+/**
+ * Added, removed and changed objects, target against live; Secrets never carry a diff.
+ * Objects are compared as data (key order aside, as their sorted YAML would be); only a
+ * changed one is written out as YAML for its diff.
+ */
+export function diffManifests(
+  live: string | Map<string, K8sObject> | undefined,
+  target: string | ManifestObject[],
+  withDiffs = true,
+): ObjectChange[] {
+  const before =
+    live === undefined ? new Map<string, K8sObject>() : typeof live === 'string' ? objectsOf(live) : live;
   const after = objectsOf(target);
   const scaled = hpaTargets(before, after);
   const changes: ObjectChange[] = [];
@@ -105,7 +107,7 @@ export function diffManifests(live: string | undefined, target: string, withDiff
       continue;
     }
     const [from, to] = [normalized(key, was, scaled), normalized(key, o, scaled)];
-    if (asYaml(from) !== asYaml(to)) add(key, 'changed', from, to);
+    if (!isDeepStrictEqual(from, to)) add(key, 'changed', from, to);
   }
   for (const [key, o] of before) if (!after.has(key)) add(key, 'removed', normalized(key, o, scaled));
   return changes;
@@ -190,6 +192,8 @@ export interface LiveRelease {
 
 export interface TargetRelease {
   manifest: string;
+  /** The manifest's objects, when the caller has parsed it already. */
+  objects?: ManifestObject[];
   values: unknown;
   /** `<repo>:<tag>@<digest>` (or without the digest when none is known). */
   image: string;
@@ -198,8 +202,8 @@ export interface TargetRelease {
 }
 
 /** The first container's image of the release's Deployment, with the tag its trace annotation names. */
-function liveImage(manifest: string): string | undefined {
-  const deployment = [...objectsOf(manifest).values()].find((o) => o.kind === 'Deployment');
+function liveImage(objects: Map<string, K8sObject>): string | undefined {
+  const deployment = [...objects.values()].find((o) => o.kind === 'Deployment');
   const spec = deployment?.spec as
     { template?: { spec?: { containers?: { image?: string }[] } } } | undefined;
   const image = spec?.template?.spec?.containers?.[0]?.image;
@@ -223,10 +227,11 @@ export function compareRelease(target: TargetRelease, live: LiveRelease | undefi
       image: { to: target.image },
       chart: { to: chartTo },
       values: [],
-      objects: diffManifests(undefined, target.manifest, false),
+      objects: diffManifests(undefined, target.objects ?? target.manifest, false),
     };
   }
-  const objects = diffManifests(live.manifest, target.manifest);
+  const liveObjects = objectsOf(live.manifest);
+  const objects = diffManifests(liveObjects, target.objects ?? target.manifest);
   const values = diffValues(live.values, target.values);
   const chartFrom = chartVersionOf(live.chart, target.chartName);
   const same = !objects.length && !values.length && chartFrom === chartTo;
@@ -234,7 +239,7 @@ export function compareRelease(target: TargetRelease, live: LiveRelease | undefi
   return {
     kind: same && healthy ? 'unchanged' : 'changed',
     liveRevision: live.revision,
-    image: { from: liveImage(live.manifest), to: target.image },
+    image: { from: liveImage(liveObjects), to: target.image },
     chart: { from: chartFrom, to: chartTo },
     values,
     objects,

@@ -35,10 +35,26 @@ function setPath(values: Values, path: string, value: string): Values {
   return merge(values, nested);
 }
 
-export async function userValues(valuesFiles: string[], sets: Record<string, string>): Promise<Values> {
+/** A values file, read and parsed; a reader shared by a run's services parses each file once. */
+export type ValuesReader = (file: string) => Promise<unknown>;
+
+const readValuesFile: ValuesReader = async (file) =>
+  yaml.load(await readFile(file, 'utf8'), { schema: HELM_YAML });
+
+/** Remembers each file's parse; safe to share since `merge` never changes what it is given. */
+export function valuesReader(): ValuesReader {
+  const parsed = new Map<string, Promise<unknown>>();
+  return (file) => parsed.get(file) ?? parsed.set(file, readValuesFile(file)).get(file)!;
+}
+
+export async function userValues(
+  valuesFiles: string[],
+  sets: Record<string, string>,
+  read: ValuesReader = readValuesFile,
+): Promise<Values> {
   let values: Values = {};
   for (const file of valuesFiles) {
-    const doc = yaml.load(await readFile(file, 'utf8'), { schema: HELM_YAML });
+    const doc = await read(file);
     if (isMap(doc)) values = merge(values, doc);
   }
   for (const [path, value] of Object.entries(sets)) values = setPath(values, path, value);

@@ -11,7 +11,7 @@ import type { EksCluster } from '../aws/eks.js';
 import type { EksTokenSource } from '../aws/token.js';
 import type { SupportedHelm } from '../helm/binary.js';
 import { Helm, type ReleaseInfo, type RenderParams } from '../helm/helm.js';
-import type { RenderedExpectations } from '../helm/manifest.js';
+import type { ManifestObject, RenderedExpectations } from '../helm/manifest.js';
 import type { LiveService } from '../kube/checklist-rules.js';
 import type { StoredRelease, StoredReleaseReader } from '../kube/helm-storage.js';
 import type { LockOptions, RunLock } from '../kube/lease.js';
@@ -130,6 +130,8 @@ export interface RenderedService {
   expected: RenderedExpectations;
   /** `helm template`'s output: what the release will hold. */
   manifest: string;
+  /** Its objects, parsed once (read-only: the expectations and the diff share them). */
+  objects?: ManifestObject[];
   /** The values helm will store for the release (what `helm get values` will show). */
   values: Record<string, unknown>;
 }

@@ -26,6 +26,7 @@ export async function diffAll(
           const change = compareRelease(
             {
               manifest: service.manifest,
+              objects: service.objects,
               values: service.values,
               image: targetImage(service),
               chartName: chart.name,

@@ -9,8 +9,8 @@ import * as yaml from 'js-yaml';
 import pLimit from 'p-limit';
 import { DeployError } from '../errors.js';
 import type { Helm, RenderParams } from '../helm/helm.js';
-import { readExpectations } from '../helm/manifest.js';
-import { userValues } from '../helm/values.js';
+import { manifestObjects, readExpectations } from '../helm/manifest.js';
+import { valuesReader, userValues, type ValuesReader } from '../helm/values.js';
 import { progressDeadlineWarning } from '../kube/rollout-rules.js';
 import type { Plan, PlannedService } from '../model.js';
 import { imageName, settleAll, type RenderedService, type RunContext, type Target } from './context.js';
@@ -25,12 +25,14 @@ export async function renderAll(
   const { plan, chart } = target;
   const limit = pLimit(plan.request.concurrency);
   const rendered = new Map<string, RenderedService>();
+  // The environment's values files are the same for every service: each is read and parsed once.
+  const read = valuesReader();
   await ctx.out.group(`Rendering ${plan.services.length} services with ${chart.name} ${chart.version}`, () =>
     settleAll(
       plan.services.map((svc) =>
         limit(async () => {
           const { image } = rendered
-            .set(svc.name, await renderService(ctx, target, helm, svc, serverDryRun))
+            .set(svc.name, await renderService(ctx, target, helm, svc, serverDryRun, read))
             .get(svc.name)!;
           ctx.results.record({
             service: svc.name,
@@ -55,15 +57,17 @@ export async function renderService(
   helm: Helm,
   svc: PlannedService,
   serverDryRun = false,
+  read?: ValuesReader,
 ): Promise<RenderedService> {
   const image = target.images.get(svc.name)!;
   const params = renderParams(target, svc, await runValuesFile(ctx, target.plan, svc));
   try {
     const manifest = await helm.template(params);
-    const expected = readExpectations(manifest);
+    const objects = manifestObjects(manifest);
+    const expected = readExpectations(objects);
     if (serverDryRun) await helm.upgrade({ ...params, dryRun: 'server' });
-    const values = await userValues(params.valuesFiles, params.sets);
-    return { svc, image, params, expected, manifest, values };
+    const values = await userValues(params.valuesFiles, params.sets, read);
+    return { svc, image, params, expected, manifest, objects, values };
   } catch (err) {
     throw err instanceof DeployError ? notRendered(svc.name, err) : err;
   }
