@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadKubeConfig } from '../../src/kube/client.js';
-import { storedReleaseReader } from '../../src/kube/helm-storage.js';
+import { releaseLister, storedReleaseReader } from '../../src/kube/helm-storage.js';
 import type { PlanFile, Report } from '../../src/model.js';
 import {
   helmReleases,
@@ -321,5 +321,33 @@ describe("the live release, read from helm's storage", () => {
     expect((await read(NS, 'product-service', revisions()['product-service']!))?.values).toMatchObject({
       config: { FEATURE_FLAG: 'enabled' },
     });
+  });
+
+  it('lists the releases as `helm list` does (helm 3 with --all, helm 4), each with its latest revision', async () => {
+    const listed = await releaseLister(loadKubeConfig(env.KUBECONFIG))(NS);
+    expect(listed).toBeDefined();
+    const ours = [...listed!]
+      .map(([name, r]) => ({ name, revision: r.info.revision, status: r.info.status, chart: r.info.chart }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    expect(ours.map((r) => r.name)).toEqual([...SERVICES].sort());
+    for (const [helm, all] of [
+      [HELM3, ['--all']],
+      [HELM4, []],
+    ] as const) {
+      const rows = JSON.parse(
+        execFileSync(helm, ['list', ...all, '-n', NS, '--kubeconfig', env.KUBECONFIG, '-o', 'json'], {
+          encoding: 'utf8',
+        }),
+      ) as { name: string; revision: string; status: string; chart: string }[];
+      expect(ours).toEqual(
+        rows
+          .map((r) => ({ name: r.name, revision: Number(r.revision), status: r.status, chart: r.chart }))
+          .sort((a, b) => a.name.localeCompare(b.name)),
+      );
+    }
+    // The record it carries is that revision's: what the diff compares with, without reading it again.
+    const read = storedReleaseReader(loadKubeConfig(env.KUBECONFIG));
+    const product = listed!.get('product-service')!;
+    expect(product.stored).toEqual(await read(NS, 'product-service', product.info.revision));
   });
 });

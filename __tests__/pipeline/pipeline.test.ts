@@ -322,6 +322,7 @@ function fakeKube(
   const tracked: TrackRequest[] = [];
   const locks: string[] = [];
   const scaled: string[] = [];
+  const watches: string[] = [];
   const kube: KubeAccess = {
     scaler: () => async (req) => {
       scaled.push(`${req.deployment} to ${req.min}`);
@@ -331,22 +332,25 @@ function fakeKube(
       locks.push(`take ${opts.namespace} as ${opts.holder}`);
       return { release: async () => void locks.push(`release ${opts.namespace}`) };
     },
-    tracker: async () => ({
-      track: async (req) => {
-        tracked.push(req);
-        const f = failing[req.service];
-        return f
-          ? { service: req.service, verdict: 'failed', reason: 'Timeout', message: 'failed', ...f }
-          : {
-              service: req.service,
-              verdict: 'ready',
-              reason: 'Ready',
-              message: '3/3 ready',
-              timeToReadyMs: 1500,
-            };
-      },
-      stop: async () => {},
-    }),
+    tracker: async () => {
+      watches.push(locks.length ? 'started after the lease' : 'started before the lease');
+      return {
+        track: async (req) => {
+          tracked.push(req);
+          const f = failing[req.service];
+          return f
+            ? { service: req.service, verdict: 'failed', reason: 'Timeout', message: 'failed', ...f }
+            : {
+                service: req.service,
+                verdict: 'ready',
+                reason: 'Ready',
+                message: '3/3 ready',
+                timeToReadyMs: 1500,
+              };
+        },
+        stop: async () => void watches.push('stopped'),
+      };
+    },
     verifier: () => async (req) => ({
       service: req.service,
       hpa: { verdict: 'ok', message: 'min 3, max 20' },
@@ -355,7 +359,7 @@ function fakeKube(
     }),
     live: () => async (_namespace, service) => live[service] ?? healthy(service),
   };
-  return { kube, tracked, locks, scaled };
+  return { kube, tracked, locks, scaled, watches };
 }
 
 function setup(
@@ -383,7 +387,7 @@ function setup(
     tempDir: tmpdir(),
     pathEnv: '',
   };
-  return { deps, out, tracked: k.tracked, locks: k.locks, scaled: k.scaled, ...r };
+  return { deps, out, tracked: k.tracked, locks: k.locks, scaled: k.scaled, watches: k.watches, ...r };
 }
 
 const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
@@ -584,6 +588,50 @@ describe('a deploy of the six services', () => {
     fallback.deps.kube = { ...fallback.deps.kube!, storedRelease: () => async () => undefined };
     await runPipeline(request(), fallback.deps);
     expect(fallback.calls.filter((a) => a[0] === 'get').map((a) => `${a[1]} ${a[2]}`)).toHaveLength(12);
+  });
+
+  it("lists the releases from helm's storage in one request: no `helm list`, and the diff reads no revision again", async () => {
+    const t = setup();
+    const listedNs: string[] = [];
+    const read: string[] = [];
+    t.deps.kube = {
+      ...t.deps.kube!,
+      releases: () => async (namespace) => {
+        listedNs.push(namespace);
+        return new Map(
+          SERVICES.map((s) => [
+            s,
+            {
+              info: {
+                status: 'deployed',
+                revision: 4,
+                chart: 'ecommerce-service-0.1.0',
+                appVersion: '',
+                updated: '',
+              },
+              stored: { manifest: '', values: {} },
+            },
+          ]),
+        );
+      },
+      storedRelease: () => async (namespace, release, revision) => {
+        read.push(`${namespace}/${release} v${revision}`);
+        return undefined;
+      },
+    };
+    const report = await runPipeline(request(), t.deps);
+    expect(exitCodeOf(report)).toBe(0);
+    expect(listedNs).toEqual(['production']);
+    expect(t.calls.filter((a) => a[0] === 'list' || a[0] === 'get')).toEqual([]);
+    expect(read).toEqual([]);
+    // Upgrades from the listed revision: each service's diff says so.
+    expect(t.out.text()).toContain('order-service: changes 7 objects (live revision 4)');
+
+    // Where the storage cannot be listed so (another driver, no access), helm lists them.
+    const fallback = setup({ cluster: (args) => (args[0] === 'list' ? listedAt(4) : undefined) });
+    fallback.deps.kube = { ...fallback.deps.kube!, releases: () => async () => undefined };
+    await runPipeline(request(), fallback.deps);
+    expect(fallback.calls.filter((a) => a[0] === 'list')).toHaveLength(1);
   });
 
   it('still checks the HPA, PDB and spread of a service it leaves alone; a failed check there only warns', async () => {
@@ -897,6 +945,16 @@ describe('bad input stops with exit 2 before anything changes', () => {
     expect(report.error!.message).not.toContain('user-service:v2');
   });
 
+  it('missing images while the cluster was looked up: the ECR error is reported, no kubeconfig is left', async () => {
+    const tempDir = mkdtempSync(join(tmpdir(), 'preflight-connect-'));
+    const t = setup({ present: (repo) => repo !== 'order-service' });
+    const report = await runPipeline(request({ imageTag: 'v2' }), { ...t.deps, tempDir });
+    expect(exitCodeOf(report)).toBe(2);
+    expect(report.error!.message).toContain('order-service:v2');
+    expect(t.changes()).toEqual([]);
+    expect(readdirSync(tempDir)).toEqual([]);
+  });
+
   it('a cluster that does not exist', () =>
     expectRefused({}, { eks: 'missing' }, /EKS cluster shop not found in us-east-1/));
 
@@ -958,6 +1016,8 @@ describe('IRSA: every service account can assume its IAM role, or nothing change
     expect(report.error!.message).toMatch(message);
     expect(t.changes()).toEqual([]);
     expect(t.locks).toEqual([]); // stopped before the lease too
+    // The watches had started while the run rendered (they only read); they are stopped.
+    expect(t.watches).toEqual(['started before the lease', 'stopped']);
     return report.error!.message;
   }
 

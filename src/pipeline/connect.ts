@@ -13,14 +13,21 @@ import { inputError } from '../errors.js';
 import { isPending, recoveryOf, type Helm, type ReleaseInfo } from '../helm/helm.js';
 import { acquireLock } from '../kube/lease.js';
 import { connectKubeConfig } from '../kube/client.js';
-import { storedReleaseReader, type StoredReleaseReader } from '../kube/helm-storage.js';
+import {
+  releaseLister,
+  storedReleaseReader,
+  type ListedRelease,
+  type ReleaseLister,
+  type StoredReleaseReader,
+} from '../kube/helm-storage.js';
 import { RolloutTracker } from '../kube/tracker.js';
 import { readLiveService } from '../kube/live.js';
 import { raiseToMinimum } from '../kube/scale.js';
 import { sharedNodes, verifyService } from '../kube/verify.js';
 import type { Plan } from '../model.js';
 import type { Output } from '../report/output.js';
-import type { ClusterAccess, KubeAccess, RunContext, Session } from './context.js';
+import type { RunLock } from '../kube/lease.js';
+import type { ClusterAccess, KubeAccess, RunContext, Session, Tracker } from './context.js';
 
 export async function connect(ctx: RunContext): Promise<ClusterAccess> {
   const { request, deps, out } = ctx;
@@ -82,65 +89,113 @@ async function checkKubeconfig(path: string): Promise<void> {
   }
 }
 
+/** The run's client for the API server and, for a deploy, the rollout watches, starting. */
+export interface Watching {
+  kube: KubeAccess;
+  tracker?: Promise<Tracker>;
+  /** Stops the watches, if they started (once, however often it is called). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the rollout watches (deploy mode) as soon as the cluster is known, while the run
+ * renders and checks IRSA: they only read, so they may start before every check has passed,
+ * and their requests' round trips overlap the render instead of delaying the first upgrade.
+ */
+export function startWatching(ctx: RunContext, plan: Plan, cluster: ClusterAccess): Watching {
+  const kube = ctx.deps.kube ?? apiServer(ctx.out, cluster.token);
+  const tracker =
+    ctx.request.mode === 'deploy' ? kube.tracker(cluster.path, plan.namespace, ctx.out) : undefined;
+  // A failed start is the session's to report (openSession awaits it); never an unhandled rejection.
+  tracker?.catch(() => {});
+  let stopped: Promise<void> | undefined;
+  return {
+    kube,
+    tracker,
+    stop: () =>
+      (stopped ??= (async () => {
+        const started = await tracker?.catch(() => undefined);
+        await started?.stop();
+      })()),
+  };
+}
+
 /**
  * Deploy mode first takes the namespace's lease (one deploy per namespace; a live one
- * stops this run, naming its holder). Then the releases as they are and the watches,
- * started together (both authenticate first); releases a dead run left pending-* are
- * recovered, which is safe now that this run holds the lease.
+ * stops this run, naming its holder). Then the releases as they are, and the watches
+ * (started by startWatching) ready; releases a dead run left pending-* are recovered,
+ * which is safe now that this run holds the lease.
  */
 export async function openSession(
   ctx: RunContext,
   plan: Plan,
   helm: Helm,
   cluster: ClusterAccess,
+  watching: Watching,
   /** Sees the releases as listed, before anything is recovered: may refuse the run (`deploy --plan`). */
   checkReleases?: (releases: Map<string, ReleaseInfo>) => void,
 ): Promise<Session> {
   const { request, out } = ctx;
-  const kube = ctx.deps.kube ?? apiServer(out, cluster.token);
+  const { kube } = watching;
   const deploying = request.mode === 'deploy';
-  const lock = deploying
-    ? await kube.lock(cluster.path, {
-        namespace: plan.namespace,
-        holder: holderOf(ctx),
-        waitSeconds: request.lockWaitSeconds,
-        log: (m) => out.info(m),
-        signal: ctx.signal,
-      })
-    : undefined;
-  const [listed, started] = await Promise.allSettled([
-    helm.releases(plan.namespace),
-    deploying ? kube.tracker(cluster.path, plan.namespace, out) : undefined,
-  ]);
-  const tracker = started.status === 'fulfilled' ? started.value : undefined;
+  // The latest revision of each release, as listed from helm's storage: what the diff compares with.
+  const latest = new Map<string, ListedRelease>();
+  const fromStorage = kube.releases?.(cluster.path);
+  const listReleases = async (namespace: string): Promise<Map<string, ReleaseInfo>> => {
+    const listed = await fromStorage?.(namespace);
+    latest.clear();
+    if (!listed) return helm.releases(namespace);
+    for (const [name, release] of listed) latest.set(name, release);
+    return new Map([...listed].map(([name, release]) => [name, release.info]));
+  };
+  let lock: RunLock | undefined;
   try {
+    lock = deploying
+      ? await kube.lock(cluster.path, {
+          namespace: plan.namespace,
+          holder: holderOf(ctx),
+          waitSeconds: request.lockWaitSeconds,
+          log: (m) => out.info(m),
+          signal: ctx.signal,
+        })
+      : undefined;
+    const [listed, started] = await Promise.allSettled([listReleases(plan.namespace), watching.tracker]);
     if (started.status === 'rejected') throw started.reason;
     if (listed.status === 'rejected') throw listed.reason;
     checkReleases?.(listed.value);
     const before = deploying
-      ? await recoverStuck(ctx, plan, helm, listed.value)
+      ? await recoverStuck(ctx, plan, helm, listed.value, listReleases)
       : warnStuck(ctx, plan, listed.value);
     return {
       helm,
       before,
-      tracker,
+      tracker: started.value,
       lock,
       verify: kube.verifier(cluster.path),
       scale: kube.scaler(cluster.path),
       live: (service) => kube.live(cluster.path)(plan.namespace, service),
-      stored: storedIn(kube, cluster.path, plan.namespace),
+      stored: storedIn(kube, cluster.path, plan.namespace, latest),
     };
   } catch (err) {
     // Stop the watches and free the namespace whichever step failed.
-    await tracker?.stop();
+    await watching.stop();
     await lock?.release();
     throw err;
   }
 }
 
-function storedIn(kube: KubeAccess, kubeconfig: string, namespace: string): Session['stored'] {
+function storedIn(
+  kube: KubeAccess,
+  kubeconfig: string,
+  namespace: string,
+  latest: Map<string, ListedRelease>,
+): Session['stored'] {
   const read = kube.storedRelease?.(kubeconfig);
-  return read && ((release, revision) => read(namespace, release, revision));
+  return async (release, revision) => {
+    const listed = latest.get(release);
+    if (listed?.info.revision === revision) return listed.stored;
+    return read?.(namespace, release, revision);
+  };
 }
 
 /** Who holds the lease, for the run that finds it taken: the workflow run, or user@host for the CLI. */
@@ -168,6 +223,7 @@ async function recoverStuck(
   plan: Plan,
   helm: Helm,
   releases: Map<string, ReleaseInfo>,
+  listReleases: (namespace: string) => Promise<Map<string, ReleaseInfo>>,
 ): Promise<Map<string, ReleaseInfo>> {
   const stuck = stuckIn(plan, releases);
   if (!stuck.length) return releases;
@@ -190,7 +246,7 @@ async function recoverStuck(
     const done = recovery.action === 'rollback' ? `rolled back to revision ${recovery.to}` : 'uninstalled';
     ctx.results.recovered(name, `${was}; ${done}`);
   }
-  return helm.releases(namespace);
+  return listReleases(namespace);
 }
 
 /** The real API server, through one KubeConfig per run whose token is fetched once, or minted in process. */
@@ -211,6 +267,13 @@ export function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
       readLiveService(await kubeConfig(kubeconfig), namespace, service, (m) => out.info(m)),
     scaler: (kubeconfig) => async (req) =>
       raiseToMinimum(await kubeConfig(kubeconfig), req, (m) => out.info(m)),
+    releases: (kubeconfig) => {
+      let lister: Promise<ReleaseLister> | undefined;
+      return async (namespace) => {
+        lister ??= kubeConfig(kubeconfig).then((kc) => releaseLister(kc, (m) => out.info(m)));
+        return (await lister)(namespace);
+      };
+    },
     storedRelease: (kubeconfig) => {
       let reader: Promise<StoredReleaseReader> | undefined;
       return async (namespace, release, revision) => {

@@ -13,7 +13,7 @@ import type { SupportedHelm } from '../helm/binary.js';
 import { Helm, type ReleaseInfo, type RenderParams } from '../helm/helm.js';
 import type { ManifestObject, RenderedExpectations } from '../helm/manifest.js';
 import type { LiveService } from '../kube/checklist-rules.js';
-import type { StoredRelease, StoredReleaseReader } from '../kube/helm-storage.js';
+import type { ReleaseLister, StoredRelease, StoredReleaseReader } from '../kube/helm-storage.js';
 import type { LockOptions, RunLock } from '../kube/lease.js';
 import type { RolloutOutcome, TrackRequest } from '../kube/tracker.js';
 import type { Verification, VerifyRequest } from '../kube/verify.js';
@@ -80,6 +80,8 @@ export interface KubeAccess {
   scaler(kubeconfig: string): Scaler;
   /** Revisions read from helm's storage instead of `helm get`; absent (or answering undefined): helm is asked. */
   storedRelease?(kubeconfig: string): StoredReleaseReader;
+  /** The releases (`helm list --all`) read from helm's storage; absent (or answering undefined): helm is asked. */
+  releases?(kubeconfig: string): ReleaseLister;
 }
 
 type Scaler = (req: { namespace: string; deployment: string; min: number }) => Promise<string>;

@@ -11,17 +11,19 @@ import { loadDeployConfig } from '../config/load.js';
 import { makePlan } from '../config/plan.js';
 import { DeployError } from '../errors.js';
 import type { ReleaseInfo } from '../helm/helm.js';
-import type { DeployRequest, Report } from '../model.js';
+import type { DeployRequest, Plan, Report } from '../model.js';
 import { RunRecorder } from '../report/recorder.js';
 import { makePrivateDir, sweepLeftovers } from '../workdir.js';
-import { connect, openSession } from './connect.js';
+import { connect, openSession, startWatching } from './connect.js';
 import {
   cancelledBy,
   checkCancelled,
   helmFor,
   type PipelineDeps,
+  type ClusterAccess,
   type RunContext,
   type Session,
+  type Target,
 } from './context.js';
 import { runChecklist } from './checklist.js';
 import { irsaPreflight } from './irsa.js';
@@ -40,14 +42,15 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
   try {
     const config = loadDeployConfig(request.configPath, request.fileRoots);
     const plan = results.planned(makePlan(request, config));
-    const target = await preflight(ctx, plan);
-    if (request.mode === 'verify') return await runChecklist(ctx, target);
+    if (request.mode === 'verify') return await runChecklist(ctx, await preflight(ctx, plan));
     if (request.mode === 'plan' && !request.kubeconfig && !request.cluster) {
+      const target = await preflight(ctx, plan);
       await renderAll(ctx, target, helmFor(ctx, target));
       return results.finish('planned');
     }
+    const [target, cluster] = await preflightAndConnect(ctx, plan);
     checkCancelled(ctx);
-    const cluster = await connect(ctx);
+    const watching = startWatching(ctx, plan, cluster);
     let session: Session | undefined;
     try {
       const helm = helmFor(ctx, target, cluster);
@@ -56,7 +59,7 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       await irsaPreflight(ctx, plan, rendered, cluster);
       checkCancelled(ctx);
       const checkReleases = request.planFile && ((r: ReleaseMap) => checkLiveRevisions(ctx, r));
-      session = await openSession(ctx, plan, helm, cluster, checkReleases || undefined);
+      session = await openSession(ctx, plan, helm, cluster, watching, checkReleases || undefined);
       const changes = request.force ? undefined : await diffAll(ctx, target, rendered, session);
       if (request.mode === 'plan') {
         if (request.planOut) pinPlan(ctx, target, rendered, changes!);
@@ -78,6 +81,7 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
       if (failed) await rollBack(ctx, plan, session);
       return results.finish(failed ? 'failure' : 'success');
     } finally {
+      await watching.stop(); // once the releases are done, or if the run ended before them
       await session?.lock?.release();
       await cluster.dispose();
     }
@@ -89,6 +93,20 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
   } finally {
     await closeRun(ctx);
   }
+}
+
+/**
+ * The preflight checks and the cluster lookup (EKS DescribeCluster, the run's kubeconfig) at
+ * once: neither changes anything. A preflight error is the one reported when both fail.
+ */
+async function preflightAndConnect(ctx: RunContext, plan: Plan): Promise<[Target, ClusterAccess]> {
+  const [checked, reached] = await Promise.allSettled([preflight(ctx, plan), connect(ctx)]);
+  if (checked.status === 'rejected') {
+    if (reached.status === 'fulfilled') await reached.value.dispose();
+    throw checked.reason;
+  }
+  if (reached.status === 'rejected') throw reached.reason;
+  return [checked.value, reached.value];
 }
 
 /** A cleanup failure is said, never thrown: it must not replace the run's real result. */
