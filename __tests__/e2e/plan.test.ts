@@ -351,3 +351,27 @@ describe("the live release, read from helm's storage", () => {
     expect(product.stored).toEqual(await read(NS, 'product-service', product.info.revision));
   });
 });
+
+describe('a field the API server does not know (helm runs without its client-side OpenAPI check)', () => {
+  // podSecurityContext is passed through as the user wrote it; `runAsNonRoott` is a typo.
+  const typo = () =>
+    writeDeployFile(dir, 'typo.yaml', {
+      'order-service': { values: { podSecurityContext: { runAsNonRoot: true, runAsNonRoott: true } } },
+    });
+
+  it('helm 3: the release applies, and the run warns that the server dropped the unknown field', async () => {
+    const run = await deploy('typo-helm3', ['--services', 'order-service'], HELM3, typo());
+    expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({ code: 0, output: '' });
+    expect(run.report!.warnings.join('\n')).toMatch(
+      /order-service: the API server warned while helm applied the release: unknown field "spec\.template\.spec\.securityContext\.runAsNonRoott" \(the field was dropped/,
+    );
+  });
+
+  it('helm 4 (client-side apply, as for a release helm 3 made): the same warning', async () => {
+    const run = await deploy('typo-helm4', ['--services', 'order-service', '--force'], HELM4, typo());
+    expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({ code: 0, output: '' });
+    expect(run.report!.warnings.join('\n')).toMatch(
+      /order-service: the API server warned while helm applied the release: unknown field "spec\.template\.spec\.securityContext\.runAsNonRoott"/,
+    );
+  });
+});

@@ -5,6 +5,8 @@ import {
   recoveryOf,
   listArgs,
   rollbackArgs,
+  serverValidatesFields,
+  serverWarnings,
   setArgs,
   templateArgs,
   upgradeArgs,
@@ -151,6 +153,43 @@ describe('other arguments', () => {
   });
 });
 
+describe("helm's client-side OpenAPI check", () => {
+  it('is skipped only where the API server validates fields itself (Kubernetes 1.27 and later)', () => {
+    expect(['1.27', '1.35', 'v1.30.4-eks-a737599', 'v1.27.0', '2.0'].map(serverValidatesFields)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(['1.26', 'v1.25.16-eks-1', '', undefined, 'unknown'].map(serverValidatesFields)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(upgradeArgs({ ...full, serverValidatesFields: true }).at(-1)).toBe('--disable-openapi-validation');
+    expect(upgradeArgs(full)).not.toContain('--disable-openapi-validation');
+  });
+
+  it("reads the API server's warnings out of helm's stderr", () => {
+    const stderr = [
+      'W1202 07:15:02.207250    9303 warnings.go:70] unknown field "spec.template.spec.containers[0].imagePullPolicyy"',
+      'Release "x" has been upgraded. Happy Helming!',
+      'W1202 07:15:03.000001   12 warnings.go:70] spec.template.spec.nodeSelector[beta.kubernetes.io/os]: deprecated',
+      // helm 4 logs them as structured klog: info level, quoted, with the server's "Warning: " prefix
+      'I1202 07:21:22.036962   15000 warnings.go:107] "Warning: unknown field \\"bogusField\\""',
+    ].join('\n');
+    expect(serverWarnings(stderr)).toEqual([
+      'unknown field "spec.template.spec.containers[0].imagePullPolicyy"',
+      'spec.template.spec.nodeSelector[beta.kubernetes.io/os]: deprecated',
+      'unknown field "bogusField"',
+    ]);
+    expect(serverWarnings('')).toEqual([]);
+  });
+});
+
 describe('Helm client', () => {
   it('runs the found binary with KUBECONFIG set and reads the new revision', async () => {
     const release = {
@@ -161,7 +200,7 @@ describe('Helm client', () => {
     };
     const { run, calls } = fakeRunner(() => ({ stdout: JSON.stringify(release) }));
     const helm = new Helm({ run, helm: helm4, kubeconfig: '/tmp/kc' });
-    expect(await helm.upgrade(full)).toEqual({ revision: 7 });
+    expect(await helm.upgrade(full)).toEqual({ revision: 7, warnings: [] });
     expect(calls[0]?.command).toBe('/opt/helm4');
     expect(calls[0]?.args).toEqual([...upgradeArgs(full), '--output', 'json']);
     expect(calls[0]?.options?.env).toEqual({ KUBECONFIG: '/tmp/kc' });

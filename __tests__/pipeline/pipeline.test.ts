@@ -828,6 +828,39 @@ describe('rollouts judged by the tracker', () => {
     });
   });
 
+  it("skips helm's client-side OpenAPI check on a 1.27+ cluster, and shows what the API server warned about", async () => {
+    const t = setup({
+      cluster: (args) =>
+        args[0] === 'upgrade' && args[2] === 'order-service'
+          ? { stderr: 'W1202 07:15:02.207250    9303 warnings.go:70] unknown field "spec.replicaz"\n' }
+          : undefined,
+    });
+    const report = await runPipeline(request(), t.deps);
+    expect(report.result).toBe('success');
+    for (const a of t.changes()) expect(a).toContain('--disable-openapi-validation'); // EKS says 1.35
+    expect(report.warnings).toContain(
+      'order-service: the API server warned while helm applied the release: unknown field "spec.replicaz" (the field was dropped: a misspelt key in the values or the chart?)',
+    );
+
+    // Through a kubeconfig the API server's /version decides; where it does not answer, helm keeps its check.
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kc-')), 'config');
+    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: []\n');
+    for (const [version, skipped] of [
+      ['v1.31.2', true],
+      [undefined, false],
+    ] as const) {
+      const plain = setup();
+      plain.deps.kube = { ...plain.deps.kube!, serverVersion: async () => version };
+      const run = await runPipeline(
+        request({ cluster: undefined, region: 'us-east-1', kubeconfig }),
+        plain.deps,
+      );
+      expect(run.result).toBe('success');
+      expect(plain.changes()).toHaveLength(SERVICES.length);
+      for (const a of plain.changes()) expect(a.includes('--disable-openapi-validation')).toBe(skipped);
+    }
+  });
+
   it('reports why a rollout failed and puts that service back on its previous revision', async () => {
     const diagnostics = {
       pod: 'order-service-7d9-x1',

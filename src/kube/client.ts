@@ -2,7 +2,7 @@
  * The one place a kubeconfig becomes API clients, and API failures become sentences.
  */
 import { Agent, type AgentOptions } from 'node:https';
-import { ApiException, KubeConfig, type Cluster } from '@kubernetes/client-node';
+import { ApiException, KubeConfig, VersionApi, type Cluster } from '@kubernetes/client-node';
 import type { EksTokenSource } from '../aws/token.js';
 import { DeployError, preflightError } from '../errors.js';
 
@@ -157,4 +157,14 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000}s`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The API server's gitVersion (`/version`, e.g. v1.30.4-eks-a737599); undefined when it does not answer in 5 s. */
+export async function serverVersionOf(kc: KubeConfig): Promise<string | undefined> {
+  try {
+    const info = await withTimeout(kc.makeApiClient(VersionApi).getCode(), 5000, 'reading /version');
+    return info.gitVersion;
+  } catch {
+    return undefined;
+  }
 }

@@ -10,9 +10,9 @@ import * as yaml from 'js-yaml';
 import { describeActiveCluster, writeKubeconfig } from '../aws/eks.js';
 import { eksTokenSource, type EksTokenSource } from '../aws/token.js';
 import { inputError } from '../errors.js';
-import { isPending, recoveryOf, type Helm, type ReleaseInfo } from '../helm/helm.js';
+import { isPending, recoveryOf, serverValidatesFields, type Helm, type ReleaseInfo } from '../helm/helm.js';
 import { acquireLock } from '../kube/lease.js';
-import { connectKubeConfig } from '../kube/client.js';
+import { connectKubeConfig, serverVersionOf } from '../kube/client.js';
 import {
   releaseLister,
   storedReleaseReader,
@@ -93,6 +93,8 @@ async function checkKubeconfig(path: string): Promise<void> {
 export interface Watching {
   kube: KubeAccess;
   tracker?: Promise<Tracker>;
+  /** The Kubernetes version: EKS's, or the API server's own /version (read beside the watches). */
+  version: Promise<string | undefined>;
   /** Stops the watches, if they started (once, however often it is called). */
   stop(): Promise<void>;
 }
@@ -108,10 +110,14 @@ export function startWatching(ctx: RunContext, plan: Plan, cluster: ClusterAcces
     ctx.request.mode === 'deploy' ? kube.tracker(cluster.path, plan.namespace, ctx.out) : undefined;
   // A failed start is the session's to report (openSession awaits it); never an unhandled rejection.
   tracker?.catch(() => {});
+  const version = cluster.eks?.version
+    ? Promise.resolve(cluster.eks.version)
+    : (kube.serverVersion?.(cluster.path).catch(() => undefined) ?? Promise.resolve(undefined));
   let stopped: Promise<void> | undefined;
   return {
     kube,
     tracker,
+    version,
     stop: () =>
       (stopped ??= (async () => {
         const started = await tracker?.catch(() => undefined);
@@ -175,6 +181,7 @@ export async function openSession(
       scale: kube.scaler(cluster.path),
       live: (service) => kube.live(cluster.path)(plan.namespace, service),
       stored: storedIn(kube, cluster.path, plan.namespace, latest),
+      serverValidatesFields: serverValidatesFields(await watching.version),
     };
   } catch (err) {
     // Stop the watches and free the namespace whichever step failed.
@@ -267,6 +274,7 @@ export function apiServer(out: Output, token?: EksTokenSource): KubeAccess {
       readLiveService(await kubeConfig(kubeconfig), namespace, service, (m) => out.info(m)),
     scaler: (kubeconfig) => async (req) =>
       raiseToMinimum(await kubeConfig(kubeconfig), req, (m) => out.info(m)),
+    serverVersion: async (kubeconfig) => serverVersionOf(await kubeConfig(kubeconfig)),
     releases: (kubeconfig) => {
       let lister: Promise<ReleaseLister> | undefined;
       return async (namespace) => {

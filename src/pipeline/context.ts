@@ -82,6 +82,8 @@ export interface KubeAccess {
   storedRelease?(kubeconfig: string): StoredReleaseReader;
   /** The releases (`helm list --all`) read from helm's storage; absent (or answering undefined): helm is asked. */
   releases?(kubeconfig: string): ReleaseLister;
+  /** The API server's version (`/version` gitVersion); undefined when it cannot be read. */
+  serverVersion?(kubeconfig: string): Promise<string | undefined>;
 }
 
 type Scaler = (req: { namespace: string; deployment: string; min: number }) => Promise<string>;
@@ -160,6 +162,8 @@ export interface Session {
   scale: Scaler;
   /** One service as it runs now (its Deployment, pods, …): read before leaving an unchanged release alone. */
   live: (service: string) => Promise<LiveService>;
+  /** The API server checks fields itself (1.27+): helm's client-side OpenAPI check is skipped. */
+  serverValidatesFields?: boolean;
   /** One revision's manifest and values from helm's storage; undefined: ask helm. */
   stored?: (release: string, revision: number) => Promise<StoredRelease | undefined>;
 }

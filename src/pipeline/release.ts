@@ -139,7 +139,20 @@ async function releaseOne(
   );
   let revision: number | undefined;
   try {
-    ({ revision } = await session.helm.upgrade({ ...params, description: describeRelease(ctx, plan) }));
+    let warnings: string[];
+    ({ revision, warnings } = await session.helm.upgrade({
+      ...params,
+      description: describeRelease(ctx, plan),
+      serverValidatesFields: session.serverValidatesFields,
+    }));
+    for (const w of warnings) {
+      results.warn(
+        `${svc.name}: the API server warned while helm applied the release: ${w}` +
+          (/unknown field/.test(w)
+            ? ' (the field was dropped: a misspelt key in the values or the chart?)'
+            : ''),
+      );
+    }
   } catch (err) {
     if (!(err instanceof DeployError)) throw err;
     // Another run (or a human's helm) holds the release: not ours to judge or roll back.
