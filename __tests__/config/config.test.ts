@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { DeployError } from '../../src/errors.js';
 import { loadDeployConfig, keyPath, bundledChart } from '../../src/config/load.js';
 import { makePlan, waves } from '../../src/config/plan.js';
+import { deployFileSchema } from '../../src/config/schema.js';
+import { Ajv } from 'ajv';
 import type { DeployRequest } from '../../src/model.js';
 
 const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
@@ -58,6 +60,16 @@ function failure(fn: () => unknown): DeployError {
   }
   throw new Error('expected a DeployError');
 }
+
+describe('the deploy file schema', () => {
+  it('is valid JSON Schema (the run compiles it without checking: it is checked here, once)', () => {
+    const ajv = new Ajv({ strict: true });
+    expect(ajv.validateSchema(deployFileSchema)).toBe(true);
+    expect(ajv.errors ?? null).toBeNull();
+    // Not vacuous: a schema with a mistyped keyword type is refused.
+    expect(ajv.validateSchema({ type: 'object', properties: { a: { type: 'strng' } } })).toBe(false);
+  });
+});
 
 describe('the deploy file', () => {
   it('loads the shipped deploy file for the six services', () => {

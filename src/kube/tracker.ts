@@ -181,6 +181,8 @@ export class RolloutTracker {
   private readonly lines = new ProgressLines();
   private ticker?: NodeJS.Timeout;
   private scheduled = false;
+  private dirty = new Set<string>();
+  private dirtyAll = false;
   private stopped = false;
   private cancelled = false;
 
@@ -203,7 +205,9 @@ export class RolloutTracker {
     const core = kc.makeApiClient(CoreV1Api);
     // The watches exist before the tracker they report to; events before then need no judging.
     const ref: { tracker?: RolloutTracker } = {};
-    const changed = () => ref.tracker?.schedule();
+    // Each event marks the one Deployment it belongs to; undefined (a watch back, an owner not known) marks all.
+    const changed = (deployment?: string) => ref.tracker?.schedule(deployment);
+    const all = () => changed();
     const ns = encodeURIComponent(namespace);
     const watches = {
       deployments: new NamespaceWatch<V1Deployment>(
@@ -212,8 +216,8 @@ export class RolloutTracker {
         `/apis/apps/v1/namespaces/${ns}/deployments`,
         () => apps.listNamespacedDeployment({ namespace }),
         out,
-        changed,
-        changed,
+        (d) => changed(d.metadata?.name),
+        all,
       ),
       replicaSets: new NamespaceWatch<V1ReplicaSet>(
         kc,
@@ -221,8 +225,8 @@ export class RolloutTracker {
         `/apis/apps/v1/namespaces/${ns}/replicasets`,
         () => apps.listNamespacedReplicaSet({ namespace }),
         out,
-        changed,
-        changed,
+        (rs) => changed(ownerName(rs, 'Deployment')),
+        all,
       ),
       pods: new NamespaceWatch<V1Pod>(
         kc,
@@ -232,9 +236,9 @@ export class RolloutTracker {
         out,
         (pod) => {
           ref.tracker?.notePod(pod);
-          changed();
+          changed(ref.tracker?.deploymentOf(pod));
         },
-        changed,
+        all,
       ),
       events: new NamespaceWatch<CoreV1Event>(
         kc,
@@ -243,18 +247,18 @@ export class RolloutTracker {
         () => core.listNamespacedEvent({ namespace }),
         out,
         () => {},
-        changed,
+        all,
       ),
     };
-    const all = Object.values(watches);
-    const results = await Promise.allSettled(all.map((w) => w.start()));
+    const started = Object.values(watches);
+    const results = await Promise.allSettled(started.map((w) => w.start()));
     const failed = results.findIndex((r) => r.status === 'rejected');
     if (failed >= 0) {
-      await Promise.all(all.map((w) => w.stop()));
+      await Promise.all(started.map((w) => w.stop()));
       const err = (results[failed] as PromiseRejectedResult).reason;
       const status = httpStatusOf(err);
       throw preflightError(
-        `cannot watch ${all[failed]!.kind} in namespace ${namespace}: ${apiErrorMessage(err)}`,
+        `cannot watch ${started[failed]!.kind} in namespace ${namespace}: ${apiErrorMessage(err)}`,
         {
           hint:
             status === 401 || status === 403
@@ -348,13 +352,31 @@ export class RolloutTracker {
     }
   }
 
-  /** Coalesces a burst of watch events into one evaluation. */
-  private schedule() {
-    if (this.scheduled || !this.tracks.size) return;
+  /** The Deployment a pod belongs to (through its ReplicaSet); undefined while that is not known. */
+  private deploymentOf(pod: V1Pod): string | undefined {
+    const rs = ownerName(pod, 'ReplicaSet');
+    const owner = rs && this.replicaSets.get(rs, this.opts.namespace);
+    return owner ? ownerName(owner, 'Deployment') : undefined;
+  }
+
+  /**
+   * Coalesces a burst of watch events into one evaluation of the rollouts they touch: an event
+   * judges the one Deployment it belongs to, not every tracked one (a 30-service rollout brings
+   * hundreds of events, each judged against every pod and ReplicaSet of the namespace). The 1 s
+   * tick still judges them all.
+   */
+  private schedule(deployment?: string) {
+    if (!this.tracks.size) return;
+    if (deployment === undefined) this.dirtyAll = true;
+    else this.dirty.add(deployment);
+    if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.evaluateAll();
+      const [all, dirty] = [this.dirtyAll, this.dirty];
+      this.dirtyAll = false;
+      this.dirty = new Set();
+      for (const t of this.tracks) if (all || dirty.has(t.req.deployment)) this.evaluate(t);
     });
   }
 
@@ -505,4 +527,12 @@ export class RolloutTracker {
           message: 'the tracker was stopped before the rollout finished',
         };
   }
+}
+
+/** The name of the object's owner of that kind (a ReplicaSet's Deployment, a pod's ReplicaSet). */
+function ownerName(
+  o: { metadata?: { ownerReferences?: { kind: string; name: string }[] } },
+  kind: string,
+): string | undefined {
+  return o.metadata?.ownerReferences?.find((r) => r.kind === kind)?.name;
 }
