@@ -5,11 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { RolloutTracker } from '../../src/kube/tracker.js';
 import { MemoryOutput } from '../memory-output.js';
+import { fakeServerKubeConfig } from './fake-kubeconfig.js';
 
 type Obj = { metadata: Record<string, unknown>; [k: string]: unknown };
 const fixture = (name: string): unknown =>
@@ -68,22 +67,7 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'fake',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u', token: 'test' }],
-    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-    currentContext: 'c',
-  });
-  return kc;
-}
+const kubeConfig = () => fakeServerKubeConfig(server);
 
 const settle = () => new Promise((r) => setTimeout(r, 150));
 

@@ -6,11 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { RolloutTracker } from '../../src/kube/tracker.js';
 import { MemoryOutput } from '../memory-output.js';
+import { fakeServerKubeConfig } from './fake-kubeconfig.js';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.json`), 'utf8'));
@@ -82,22 +81,7 @@ beforeEach(() => {
   reads = 0;
 });
 
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'fake',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u', token: 'test' }],
-    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-    currentContext: 'c',
-  });
-  return kc;
-}
+const kubeConfig = () => fakeServerKubeConfig(server);
 
 async function track() {
   const out = new MemoryOutput();
