@@ -2,6 +2,7 @@ import { DeployError } from '../../src/errors.js';
 import type { SupportedHelm } from '../../src/helm/binary.js';
 import {
   Helm,
+  helmGcDefault,
   recoveryOf,
   listArgs,
   rollbackArgs,
@@ -191,6 +192,7 @@ describe("helm's client-side OpenAPI check", () => {
 });
 
 describe('Helm client', () => {
+  const gc = helmGcDefault(process.env);
   it('runs the found binary with KUBECONFIG set and reads the new revision', async () => {
     const release = {
       name: 'user-service',
@@ -203,7 +205,13 @@ describe('Helm client', () => {
     expect(await helm.upgrade(full)).toEqual({ revision: 7, warnings: [] });
     expect(calls[0]?.command).toBe('/opt/helm4');
     expect(calls[0]?.args).toEqual([...upgradeArgs(full), '--output', 'json']);
-    expect(calls[0]?.options?.env).toEqual({ KUBECONFIG: '/tmp/kc' });
+    expect(calls[0]?.options?.env).toEqual({ ...gc, KUBECONFIG: '/tmp/kc' });
+  });
+
+  it("starts helm with GOGC=400 unless the environment sets GOGC (the user's value wins)", () => {
+    expect(helmGcDefault({})).toEqual({ GOGC: '400' });
+    expect(helmGcDefault({ GOGC: '100' })).toEqual({});
+    expect(helmGcDefault({ GOGC: 'off' })).toEqual({});
   });
 
   it('hands each command a token that outlives its timeout (HELM_KUBETOKEN), none when there is none', async () => {
@@ -225,9 +233,9 @@ describe('Helm client', () => {
     // No timeout named: helm's own 5 min (hooks) plus a minute; otherwise the timeout plus a minute.
     expect(asked).toEqual([360, 180, 960]);
     expect(calls.map((c) => c.options?.env)).toEqual([
-      { KUBECONFIG: '/tmp/kc', HELM_KUBETOKEN: 'k8s-aws-v1.for-360' },
-      { KUBECONFIG: '/tmp/kc', HELM_KUBETOKEN: 'k8s-aws-v1.for-180' },
-      { KUBECONFIG: '/tmp/kc' },
+      { ...gc, KUBECONFIG: '/tmp/kc', HELM_KUBETOKEN: 'k8s-aws-v1.for-360' },
+      { ...gc, KUBECONFIG: '/tmp/kc', HELM_KUBETOKEN: 'k8s-aws-v1.for-180' },
+      { ...gc, KUBECONFIG: '/tmp/kc' },
     ]);
   });
 

@@ -323,6 +323,17 @@ export interface HelmOptions {
   workDir?: string;
 }
 
+/**
+ * Go's garbage collector for helm's short-lived processes: GOGC=400 unless the environment
+ * sets GOGC. Measured on the stand-in (helm 3.17, one service, 6 runs each): `helm upgrade`
+ * 0.43 → 0.36 CPU s and `helm template` 0.078 → 0.058, for 55 → 73 MB peak memory each
+ * (helm 4.1: 0.345 → 0.325). Every helm process of a run starts at once, on the CPU the
+ * rollouts need next.
+ */
+export function helmGcDefault(env: NodeJS.ProcessEnv): Record<string, string> {
+  return env.GOGC === undefined ? { GOGC: '400' } : {};
+}
+
 /** Helm's default --timeout (hooks, uninstall) plus a margin: how long a token must last when a call names no timeout. */
 const DEFAULT_CALL_SECONDS = 5 * 60 + 60;
 
@@ -339,12 +350,15 @@ interface Call {
 
 export class Helm {
   readonly major: HelmMajor;
-  private readonly env: Record<string, string> | undefined;
+  private readonly env: Record<string, string>;
 
   constructor(private readonly opts: HelmOptions) {
     this.major = opts.helm.major;
-    const env = { ...(opts.kubeconfig ? { KUBECONFIG: opts.kubeconfig } : {}), ...opts.env };
-    this.env = Object.keys(env).length ? env : undefined;
+    this.env = {
+      ...helmGcDefault(process.env),
+      ...(opts.kubeconfig ? { KUBECONFIG: opts.kubeconfig } : {}),
+      ...opts.env,
+    };
   }
 
   private async call(args: string[], c: Call): Promise<RunResult> {
