@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchGetImageCommand,
   DescribeRepositoriesCommand,
@@ -205,6 +206,8 @@ interface IamState {
   roles: Map<string, object>;
   provider: boolean;
   denied?: boolean;
+  /** Role names asked for (GetRole), in order. */
+  asked?: string[];
 }
 
 /** IAM with the provider registered and every `<service>-role` trusting its ServiceAccount. */
@@ -228,6 +231,7 @@ function iamWith(change: (state: IamState) => void = () => {}) {
     return { Url: ISSUER_HOST_PATH, ClientIDList: ['sts.amazonaws.com'] };
   });
   mock.on(GetRoleCommand).callsFake((input: { RoleName: string }) => {
+    state.asked?.push(input.RoleName);
     if (state.denied) throw denied();
     const trust = state.roles.get(input.RoleName);
     if (!trust)
@@ -1061,6 +1065,25 @@ describe('IRSA: every service account can assume its IAM role, or nothing change
     expect(t.out.text()).toContain(
       'order-service: IRSA: ServiceAccount order-service can assume arn:aws:iam::123456789012:role/order-service-role',
     );
+  });
+
+  it('checks a role as soon as its service renders, while the others still render', async () => {
+    const asked: string[] = [];
+    const t = setup({ iam: (s) => (s.asked = asked) });
+    const run = t.deps.run;
+    let askedBeforeLastRender: string[] | undefined;
+    t.deps.run = (async (command, args, options) => {
+      if (args[0] === 'template' && args[1] === 'api-gateway') {
+        // The last to render (concurrency 3): waits up to 1 s for the first service's role check.
+        for (let i = 0; i < 100 && !asked.includes('user-service-role'); i++) await sleep(10);
+        askedBeforeLastRender = [...asked];
+      }
+      return run(command, args, options);
+    }) as Runner;
+    expect(exitCodeOf(await runPipeline(request(), t.deps))).toBe(0);
+    expect(askedBeforeLastRender).toContain('user-service-role');
+    expect(askedBeforeLastRender).not.toContain('api-gateway-role');
+    expect(asked).toHaveLength(6);
   });
 
   it('refuses a trust for another service account, saying what it allows and what it must', async () => {

@@ -26,7 +26,7 @@ import {
   type Target,
 } from './context.js';
 import { runChecklist } from './checklist.js';
-import { irsaPreflight } from './irsa.js';
+import { startIrsa } from './irsa.js';
 import { preflight } from './preflight.js';
 import { diffAll } from './diff.js';
 import { checkAgainstPlan, checkLiveRevisions, pinPlan } from './pinned.js';
@@ -54,9 +54,10 @@ export async function runPipeline(request: DeployRequest, deps: PipelineDeps): P
     let session: Session | undefined;
     try {
       const helm = helmFor(ctx, target, cluster);
-      const rendered = await renderAll(ctx, target, helm, request.mode === 'plan');
+      const irsa = startIrsa(ctx, plan, cluster);
+      const rendered = await renderAll(ctx, target, helm, request.mode === 'plan', irsa?.add);
       if (request.planFile) checkAgainstPlan(ctx, target, rendered);
-      await irsaPreflight(ctx, plan, rendered, cluster);
+      await irsa?.verdict();
       checkCancelled(ctx);
       const checkReleases = request.planFile && ((r: ReleaseMap) => checkLiveRevisions(ctx, r));
       session = await openSession(ctx, plan, helm, cluster, watching, checkReleases || undefined);

@@ -26,7 +26,7 @@ import {
 } from '../aws/irsa.js';
 import { preflightError } from '../errors.js';
 import { ROLE_ARN_ANNOTATION } from '../helm/manifest.js';
-import type { Plan } from '../model.js';
+import type { Plan, PlannedService } from '../model.js';
 import type { ClusterAccess, RenderedService, RunContext } from './context.js';
 
 export interface IrsaCheck {
@@ -42,18 +42,39 @@ export interface IrsaCheck {
   notes?: string[];
 }
 
-/** Runs the check (EKS clusters only) and stops the run with exit 2 when a service could not assume its role. */
-export async function irsaPreflight(
-  ctx: RunContext,
-  plan: Plan,
-  rendered: Map<string, RenderedService>,
-  cluster: ClusterAccess,
-): Promise<void> {
-  if (!cluster.eks) return;
-  const eks = cluster.eks;
-  const checks = await ctx.out.group('Checking IRSA: IAM roles of the service accounts', () =>
-    checkIrsa(ctx, plan, rendered, eks),
-  );
+/** A run's IRSA check, started while the services render. */
+export interface IrsaRun {
+  /** Starts one service's check, as soon as it is rendered. */
+  add(service: RenderedService): void;
+  /** Waits for every check; stops the run with exit 2 when a service could not assume its role. */
+  verdict(): Promise<void>;
+}
+
+/**
+ * The IRSA check (EKS clusters only; undefined otherwise). Each service is checked as soon as
+ * it renders and the IAM lookups the services share start at once, so the IAM round trips
+ * (a global endpoint, often far from the cluster's region) overlap the rendering instead of
+ * following it. Only reads; the verdict is given after every service has rendered.
+ */
+export function startIrsa(ctx: RunContext, plan: Plan, cluster: ClusterAccess): IrsaRun | undefined {
+  if (!cluster.eks) return undefined;
+  const check = irsaChecker(ctx, plan, cluster.eks);
+  const pending = new Map<string, Promise<IrsaCheck>>();
+  return {
+    add(service) {
+      const p = check(service.svc, service);
+      p.catch(() => {}); // judged by verdict(); a run stopped earlier (a render error) never asks
+      pending.set(service.svc.name, p);
+    },
+    verdict: () =>
+      irsaVerdict(ctx, () =>
+        Promise.all(plan.services.map((svc) => pending.get(svc.name) ?? check(svc, undefined))),
+      ),
+  };
+}
+
+async function irsaVerdict(ctx: RunContext, run: () => Promise<IrsaCheck[]>): Promise<void> {
+  const checks = await ctx.out.group('Checking IRSA: IAM roles of the service accounts', run);
   const skipped = checks.filter((c) => c.verdict === 'skipped' && c.role);
   if (skipped.length)
     ctx.results.warnGrouped(skipped.map((c) => ({ service: c.service, message: c.message })));
@@ -83,35 +104,44 @@ export async function checkIrsa(
   rendered: Map<string, RenderedService>,
   cluster: EksCluster,
 ): Promise<IrsaCheck[]> {
+  const check = irsaChecker(ctx, plan, cluster);
+  return Promise.all(plan.services.map((svc) => check(svc, rendered.get(svc.name))));
+}
+
+/** Checks one service at a time; the OIDC provider lookups are shared (and the list starts at once). */
+function irsaChecker(
+  ctx: RunContext,
+  plan: Plan,
+  cluster: EksCluster,
+): (svc: PlannedService, rendered: RenderedService | undefined) => Promise<IrsaCheck> {
   const iam = ctx.deps.awsClients(cluster.region).iam;
   const providers = memo(() => listProviders(iam));
+  providers().catch(() => {}); // each check that needs it sees the error (access denied: skipped)
   const providerInfo = memoBy((arn: string) => getProvider(iam, arn));
-  return Promise.all(
-    plan.services.map(async (svc): Promise<IrsaCheck> => {
-      const sa = rendered.get(svc.name)?.expected.serviceAccount;
-      if (!sa?.roleArn) {
-        return {
-          service: svc.name,
-          verdict: 'skipped',
-          message: `no IAM role: its ServiceAccount has no ${ROLE_ARN_ANNOTATION} annotation`,
-        };
-      }
-      const base = { service: svc.name, role: sa.roleArn };
-      try {
-        return { ...base, ...(await checkRole(iam, cluster, plan.namespace, sa, providers, providerInfo)) };
-      } catch (err) {
-        if (!isAccessDenied(err)) throw awsError(err, `IAM (IRSA check of ${svc.name}, role ${sa.roleArn})`);
-        return {
-          ...base,
-          verdict: 'skipped',
-          message:
-            `IRSA check skipped: no permission to read IAM (${awsErrorName(err)}); whether the pods can assume ` +
-            `${sa.roleArn} is not known. Grant iam:GetRole, iam:ListOpenIDConnectProviders and ` +
-            'iam:GetOpenIDConnectProvider to the deploy identity to have it checked',
-        };
-      }
-    }),
-  );
+  return async (svc, rendered) => {
+    const sa = rendered?.expected.serviceAccount;
+    if (!sa?.roleArn) {
+      return {
+        service: svc.name,
+        verdict: 'skipped',
+        message: `no IAM role: its ServiceAccount has no ${ROLE_ARN_ANNOTATION} annotation`,
+      };
+    }
+    const base = { service: svc.name, role: sa.roleArn };
+    try {
+      return { ...base, ...(await checkRole(iam, cluster, plan.namespace, sa, providers, providerInfo)) };
+    } catch (err) {
+      if (!isAccessDenied(err)) throw awsError(err, `IAM (IRSA check of ${svc.name}, role ${sa.roleArn})`);
+      return {
+        ...base,
+        verdict: 'skipped',
+        message:
+          `IRSA check skipped: no permission to read IAM (${awsErrorName(err)}); whether the pods can assume ` +
+          `${sa.roleArn} is not known. Grant iam:GetRole, iam:ListOpenIDConnectProviders and ` +
+          'iam:GetOpenIDConnectProvider to the deploy identity to have it checked',
+      };
+    }
+  };
 }
 
 type Verdict = Omit<IrsaCheck, 'service' | 'role'>;

@@ -15,12 +15,16 @@ import { progressDeadlineWarning } from '../kube/rollout-rules.js';
 import type { Plan, PlannedService } from '../model.js';
 import { imageName, settleAll, type RenderedService, type RunContext, type Target } from './context.js';
 
-/** With `serverDryRun`, the API server's own admission (schemas, Pod Security, quotas) checks each release too. */
+/**
+ * With `serverDryRun`, the API server's own admission (schemas, Pod Security, quotas) checks each
+ * release too. `onRendered` sees each service as soon as it renders (read-only checks start there).
+ */
 export async function renderAll(
   ctx: RunContext,
   target: Target,
   helm: Helm,
   serverDryRun = false,
+  onRendered?: (service: RenderedService) => void,
 ): Promise<Map<string, RenderedService>> {
   const { plan, chart } = target;
   const limit = pLimit(plan.request.concurrency);
@@ -31,9 +35,10 @@ export async function renderAll(
     settleAll(
       plan.services.map((svc) =>
         limit(async () => {
-          const { image } = rendered
-            .set(svc.name, await renderService(ctx, target, helm, svc, serverDryRun, read))
-            .get(svc.name)!;
+          const service = await renderService(ctx, target, helm, svc, serverDryRun, read);
+          rendered.set(svc.name, service);
+          onRendered?.(service);
+          const { image } = service;
           ctx.results.record({
             service: svc.name,
             status: 'planned',
