@@ -76,6 +76,23 @@ describe('diffManifests', () => {
     expect(changes[1]!.diff).toMatch(/^@@ -0,0 \+1,3 @@\n\+kind: Ingress\n/);
   });
 
+  it('gives the diff as a plain property: in JSON and copies, the same on every read, replaceable', () => {
+    const [change] = diffManifests(manifest(service(80)), manifest(service(8080)));
+    const diff = change!.diff!;
+    expect(diff).toContain('+    - port: 8080');
+    expect(change!.diff).toBe(diff);
+    expect(JSON.parse(JSON.stringify(change))).toEqual({
+      kind: 'Service',
+      name: 'order-service',
+      change: 'changed',
+      diff,
+    });
+    expect({ ...change }.diff).toBe(diff);
+    change!.diff = 'redacted';
+    expect(change!.diff).toBe('redacted');
+    expect(JSON.parse(JSON.stringify(change)).diff).toBe('redacted');
+  });
+
   it('sees nothing when only order and YAML layout differ', () => {
     expect(diffManifests(manifest(deployment(), service()), manifest(service(), deployment()))).toEqual([]);
   });

@@ -80,6 +80,22 @@ function unifiedDiff(key: string, from: unknown, to: unknown): string {
 }
 
 /**
+ * The diff text is written when first read (the summary, the report, a plan's output), not
+ * while comparing: a deploy needs only whether an object changed before its releases start.
+ * It reads as a plain property (JSON, equality) and can be replaced.
+ */
+function lazyDiff(entry: ObjectChange, make: () => string): void {
+  let text: string | undefined;
+  Object.defineProperty(entry, 'diff', {
+    enumerable: true,
+    configurable: true,
+    get: () => (text ??= make()),
+    set: (value: string | undefined) =>
+      Object.defineProperty(entry, 'diff', { value, enumerable: true, configurable: true, writable: true }),
+  });
+}
+
+/**
  * Added, removed and changed objects, target against live; Secrets never carry a diff.
  * Objects are compared as data (key order aside, as their sorted YAML would be); only a
  * changed one is written out as YAML for its diff.
@@ -97,7 +113,7 @@ export function diffManifests(
   const add = (key: string, change: ObjectChange['change'], from?: K8sObject, to?: K8sObject) => {
     const o = (to ?? from)!;
     const entry: ObjectChange = { kind: o.kind ?? '?', name: o.metadata?.name ?? '?', change };
-    if (withDiffs && o.kind !== 'Secret') entry.diff = unifiedDiff(key, from, to);
+    if (withDiffs && o.kind !== 'Secret') lazyDiff(entry, () => unifiedDiff(key, from, to));
     changes.push(entry);
   };
   for (const [key, o] of after) {
