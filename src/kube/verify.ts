@@ -57,6 +57,11 @@ export interface Verification {
   spread: Check;
 }
 
+/**
+ * Re-reads come soon at first (a controller usually catches up within a few hundred ms of a
+ * rollout: the disruption controller counting the new pods), then every REREAD_MS.
+ */
+const FIRST_REREAD_MS = 100;
 const REREAD_MS = 500;
 /** How long to wait for the HPA controller to evaluate the metrics (it syncs every 15s). */
 const HPA_WAIT_MS = 20_000;
@@ -69,12 +74,16 @@ const POD_METRICS_WAIT_MS = 60_000;
 const PDB_WAIT_MS = 10_000;
 
 /** Reads until `settled` says the controller has caught up or the time is over; returns the last read. */
-async function readUntil<T>(read: () => Promise<T>, settled: (v: T) => boolean, waitMs: number): Promise<T> {
+export async function readUntil<T>(
+  read: () => Promise<T>,
+  settled: (v: T) => boolean,
+  waitMs: number,
+): Promise<T> {
   const deadline = Date.now() + waitMs;
-  for (;;) {
+  for (let pause = FIRST_REREAD_MS; ; pause = Math.min(pause * 2, REREAD_MS)) {
     const v = await read();
     if (settled(v) || Date.now() >= deadline) return v;
-    await new Promise((r) => setTimeout(r, REREAD_MS));
+    await new Promise((r) => setTimeout(r, pause));
   }
 }
 
