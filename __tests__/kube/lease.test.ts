@@ -3,9 +3,8 @@
  * resourceVersions as the API server does: a write or delete with a stale one is a 409.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { acquireLock } from '../../src/kube/lease.js';
+import { fakeServerKubeConfig } from './fake-kubeconfig.js';
 
 const NS = 'shop';
 const PATH = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`;
@@ -74,22 +73,7 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      {
-        name: 'fake',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u', token: 'test' }],
-    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-    currentContext: 'c',
-  });
-  return kc;
-}
+const kubeConfig = () => fakeServerKubeConfig(server);
 
 it('releases the lease when the run ends while a renewal is in flight', async () => {
   const log: string[] = [];

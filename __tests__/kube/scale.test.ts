@@ -1,8 +1,7 @@
 /** raiseToMinimum against a small API server: only up, only the version read, read again on 409. */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { raiseToMinimum } from '../../src/kube/scale.js';
+import { fakeServerKubeConfig } from './fake-kubeconfig.js';
 
 let server: Server;
 /** The Deployment as stored; `onGet` may move it (as the controller or the HPA would) before it is read. */
@@ -63,22 +62,7 @@ beforeEach(() => {
   onGet = () => {};
 });
 
-function kc(): KubeConfig {
-  const k = new KubeConfig();
-  k.loadFromOptions({
-    clusters: [
-      {
-        name: 'fake',
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-    currentContext: 'c',
-  });
-  return k;
-}
+const kc = () => fakeServerKubeConfig(server);
 const raise = () => raiseToMinimum(kc(), { namespace: 'shop', deployment: 'order-service', min: 3 });
 
 it('raises a Deployment below the minimum with a merge patch carrying the version it read', async () => {
