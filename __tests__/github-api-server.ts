@@ -7,7 +7,8 @@
  * comments created are listed back and can be updated, deployments get ids and statuses.
  *
  * Tests assert `violations` is empty. `failNext` makes the next calls of an operation
- * answer with an error (5xx, rate limits, 403) to test retries and warnings.
+ * answer with an error (5xx, rate limits, 403) to test retries and warnings; `loseAnswer`
+ * carries the next calls out and then answers with an error (the answer was lost).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -47,6 +48,8 @@ interface Fault {
   status: number;
   headers?: Record<string, string>;
   times: number;
+  /** Carry the request out, then answer the error. */
+  after?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -136,6 +139,11 @@ export class GitHubApiServer {
     this.faults.set(operationId, { status, headers, times });
   }
 
+  /** The next `times` calls of `operationId` are carried out, then answered with `status`. */
+  loseAnswer(operationId: string, status: number, times = 1): void {
+    this.faults.set(operationId, { status, times, after: true });
+  }
+
   /** Calls of one operation, in order. */
   calls(operationId: string): Recorded[] {
     return this.requests.filter((r) => r.operationId === operationId);
@@ -197,19 +205,22 @@ export class GitHubApiServer {
     }
     if (!req.headers.authorization) this.violations.push(`${where}: no Authorization header`);
     const fault = this.faults.get(operation.operationId!);
+    const params = this.api.router.parseRequest(request, operation).params as Record<string, string>;
     if (fault && fault.times > 0) {
       fault.times--;
+      if (fault.after) this.answer(operation, params, body as Json, undefined, query);
       return this.send(res, fault.status, { message: `injected ${fault.status}` }, fault.headers);
     }
-    const params = this.api.router.parseRequest(request, operation).params as Record<string, string>;
-    this.answer(operation, params, body as Json, res);
+    this.answer(operation, params, body as Json, res, query);
   }
 
   private answer(
     operation: Operation,
     params: Record<string, string>,
     body: Json,
-    res: ServerResponse,
+    /** None: carry the request out, answer nothing (the caller answers an error). */
+    res: ServerResponse | undefined,
+    query: Record<string, string | string[]> = {},
   ): void {
     const id = operation.operationId!;
     const example = (status: string) => (firstExample(operation, status) ?? {}) as Json;
@@ -275,6 +286,28 @@ export class GitHubApiServer {
           url: `${repoUrl}/deployments/${d.id}`,
         });
       }
+      case 'repos/list-deployments': {
+        const base = example('200') as unknown as Json[];
+        return this.send(
+          res,
+          200,
+          this.deployments
+            .filter(
+              (d) =>
+                (!query.sha || d.ref === query.sha) &&
+                (!query.environment || d.environment === query.environment),
+            )
+            .reverse()
+            .map((d) => ({
+              ...base[0],
+              id: d.id,
+              sha: d.ref,
+              ref: d.ref,
+              environment: d.environment,
+              payload: d.payload,
+            })),
+        );
+      }
       case 'repos/create-deployment-status': {
         const d = this.deployments.find((x) => x.id === Number(params.deployment_id));
         if (!d) return this.send(res, 404, { message: 'Not Found' });
@@ -290,7 +323,7 @@ export class GitHubApiServer {
         const status = Object.keys(operation.responses ?? {}).find((s) => s.startsWith('2')) ?? '200';
         const data = firstExample(operation, status);
         if (data === undefined) {
-          res.writeHead(Number(status)).end();
+          res?.writeHead(Number(status)).end();
           return;
         }
         return this.send(res, Number(status), data);
@@ -299,11 +332,12 @@ export class GitHubApiServer {
   }
 
   private send(
-    res: ServerResponse,
+    res: ServerResponse | undefined,
     status: number,
     data: unknown,
     headers: Record<string, string> = {},
   ): void {
+    if (!res) return;
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
     res.end(JSON.stringify(data));
   }

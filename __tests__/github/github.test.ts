@@ -200,6 +200,19 @@ describe('the plan comment', () => {
     expect(server.requests.every((r) => r.authorization === `token ${TOKEN}`)).toBe(true);
   });
 
+  it('makes no second comment when the answer to its create was lost (it is found by its marker)', async () => {
+    server.loseAnswer('issues/create-comment', 502);
+    const body = planComment(planReport([changed('user-service')]));
+    await expect(upsertPlanComment(gh, PR, 'production', body, out)).resolves.toMatchObject({
+      action: 'created',
+      url: expect.stringContaining('#issuecomment-'),
+    });
+    expect(server.calls('issues/create-comment')).toHaveLength(1);
+    expect(server.comments).toHaveLength(1);
+    expect(out.lines.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(server.violations).toEqual([]);
+  });
+
   it.each([403, 404])('without permission (%i) warns and goes on', async (status) => {
     server.failNext('issues/list-comments', status);
     await expect(upsertPlanComment(gh, PR, 'production', 'body', out)).resolves.toBeUndefined();
@@ -246,7 +259,7 @@ describe('the GitHub deployment', () => {
         id: d.deploymentId,
         ref: target.ref,
         environment: 'production',
-        payload,
+        payload: { ...payload, request: expect.stringMatching(/^[0-9a-f-]{36}$/) },
         production_environment: true,
         transient_environment: false,
         auto_merge: false,
@@ -319,6 +332,35 @@ describe('the GitHub deployment', () => {
       expect.stringMatching(/statuses: 429; retry 1 of 3 in 3 s$/),
     ]);
     expect(out.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('makes no second deployment when the answer to its create was lost (it is found by its request id)', async () => {
+    // Someone else's deployment of the same commit and environment is not taken for ours.
+    await new GitHubDeployment(gh, target, out).start(payload);
+    server.loseAnswer('repos/create-deployment', 502);
+    const d = new GitHubDeployment(gh, target, out);
+    await d.start(payload);
+    await d.finish(deployed('success'), payload);
+    expect(server.calls('repos/create-deployment')).toHaveLength(2);
+    expect(server.calls('repos/list-deployments')).toHaveLength(1);
+    expect(server.deployments).toHaveLength(2);
+    expect(d.deploymentId).toBe(server.deployments[1]!.id);
+    expect(server.deployments[1]!.statuses.map((s) => s.state)).toEqual(['in_progress', 'success']);
+    expect(server.deployments[0]!.statuses.map((s) => s.state)).toEqual(['in_progress']);
+    expect(out.lines.map((l) => l.message)).toContainEqual(
+      'GitHub API POST /repos/{owner}/{repo}/deployments: it was carried out before the answer was lost; not sent again',
+    );
+    expect(server.violations).toEqual([]);
+  });
+
+  it('creates the deployment again when the lost create had not landed', async () => {
+    server.failNext('repos/create-deployment', 502);
+    const d = new GitHubDeployment(gh, target, out);
+    await d.start(payload);
+    expect(server.calls('repos/list-deployments')).toHaveLength(1);
+    expect(server.calls('repos/create-deployment')).toHaveLength(2);
+    expect(server.deployments).toHaveLength(1);
+    expect(d.deploymentId).toBe(server.deployments[0]!.id);
   });
 
   it('waits out a primary rate limit (403, x-ratelimit-remaining 0) until its reset', async () => {

@@ -2,7 +2,8 @@
  * The GitHub REST client the Action uses for PR comments and deployments: @actions/github's
  * Octokit (GITHUB_API_URL, the runner's proxy), with bounded retries of what is worth
  * retrying: 5xx and lost connections, 429, and 403 that is a rate limit (retry-after or
- * x-ratelimit-remaining 0). Each retry is logged once; the token never is.
+ * x-ratelimit-remaining 0). Each retry is logged once; the token never is. A create that
+ * must not happen twice (a comment, a deployment) names a `lookup` (see CreateOnce).
  */
 import { getOctokit } from '@actions/github';
 
@@ -28,6 +29,22 @@ export interface RetryOptions {
   /** A request's time limit once the run is cancelled (default 3000 ms). */
   cancelledRequestMs?: number;
 }
+
+/**
+ * Request options of a create (POST) that must not happen twice. After a 5xx or a lost
+ * connection GitHub may have created it before its answer was lost: before each retry,
+ * `lookup` looks for it, and what it finds is the answer (nothing is created twice). A rate
+ * limit answer was never acted on, so it is retried as is.
+ */
+export interface CreateOnce {
+  lookup: () => Promise<{ status: number; url: string; headers: object; data: unknown } | undefined>;
+}
+
+/** After this failure the request may have been carried out: a 5xx, or no answer at all. */
+const mayHaveLanded = (err: unknown) => {
+  const status = (err as HttpError | undefined)?.status;
+  return status === undefined || status >= 500;
+};
 
 interface HttpError {
   status?: number;
@@ -115,6 +132,16 @@ export function githubClient(token: string, options: RetryOptions & { baseUrl?: 
         );
         await untilCancelled(sleep(wait), cancelled);
         if (cancelled?.aborted) throw err;
+        const lookup = (opts.request as Partial<CreateOnce> | undefined)?.lookup;
+        if (lookup && mayHaveLanded(err)) {
+          const found = await lookup();
+          if (found) {
+            log(
+              `GitHub API ${opts.method} ${String(opts.url)}: it was carried out before the answer was lost; not sent again`,
+            );
+            return found as Awaited<ReturnType<typeof request>>;
+          }
+        }
       }
     }
   });

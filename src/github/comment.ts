@@ -8,7 +8,7 @@ import type { ObjectChange, Report, ServiceChange, ServiceResult } from '../mode
 import type { Output } from '../report/output.js';
 import { redact } from '../report/redact.js';
 import { shortDigest } from '../report/summary.js';
-import { describeApiError, type GitHubClient } from './api.js';
+import { describeApiError, type CreateOnce, type GitHubClient } from './api.js';
 
 /** GitHub refuses a comment body longer than this. */
 export const COMMENT_LIMIT = 65_536;
@@ -203,14 +203,24 @@ export async function upsertPlanComment(
   out: Output,
 ): Promise<{ action: 'created' | 'updated'; url: string } | undefined> {
   const marker = commentMarker(environment);
+  const findMine = async () =>
+    (
+      await gh.paginate(gh.rest.issues.listComments, {
+        owner: pr.owner,
+        repo: pr.repo,
+        issue_number: pr.number,
+        per_page: 100,
+      })
+    ).find((c) => c.body?.includes(marker));
+  // A create whose answer was lost may have landed: found by its marker, it is not made twice.
+  const createOnce: CreateOnce = {
+    lookup: async () => {
+      const found = await findMine();
+      return found && { status: 201, url: found.url, headers: {}, data: found };
+    },
+  };
   try {
-    const comments = await gh.paginate(gh.rest.issues.listComments, {
-      owner: pr.owner,
-      repo: pr.repo,
-      issue_number: pr.number,
-      per_page: 100,
-    });
-    const mine = comments.find((c) => c.body?.includes(marker));
+    const mine = await findMine();
     if (mine) {
       const { data } = await gh.rest.issues.updateComment({
         owner: pr.owner,
@@ -226,6 +236,7 @@ export async function upsertPlanComment(
       repo: pr.repo,
       issue_number: pr.number,
       body,
+      request: createOnce,
     });
     out.info(`commented the plan on pull request #${pr.number}: ${data.html_url}`);
     return { action: 'created', url: data.html_url };

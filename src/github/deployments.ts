@@ -5,9 +5,10 @@
  * `error` (the run could not run: an input or preflight error, or a cancel). Every API
  * failure is a warning: a deploy that succeeded never fails because GitHub did not answer.
  */
+import { randomUUID } from 'node:crypto';
 import type { Report } from '../model.js';
 import type { Output } from '../report/output.js';
-import { describeApiError, type GitHubClient } from './api.js';
+import { describeApiError, type CreateOnce, type GitHubClient } from './api.js';
 
 export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error';
 
@@ -50,6 +51,14 @@ function describe(report: Report): string {
   return `failed: ${failed.map((r) => r.service).join(', ')}`;
 }
 
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 /** GitHub keeps at most 140 characters of a status description. */
 const short = (s: string) => (s.length > 140 ? `${s.slice(0, 139)}…` : s);
 
@@ -70,10 +79,38 @@ export class GitHubDeployment {
     return this.id;
   }
 
+  /**
+   * In the payload (`request`), so a create whose answer was lost (a 5xx, a dropped connection)
+   * is found among the commit's deployments instead of being made a second time.
+   */
+  private readonly requestId = randomUUID();
+
+  /** This run's deployment, if GitHub created it: the latest of the commit's in the environment. */
+  private async find(): Promise<{ id: number } | undefined> {
+    const t = this.target;
+    const { data } = await this.gh.rest.repos.listDeployments({
+      owner: t.owner,
+      repo: t.repo,
+      sha: t.ref,
+      environment: t.environment,
+      per_page: 100,
+    });
+    return data.find((d) => {
+      const p = (typeof d.payload === 'string' ? safeJson(d.payload) : d.payload) as { request?: unknown };
+      return p?.request === this.requestId;
+    });
+  }
+
   private async create(payload: DeploymentPayload, description: string): Promise<boolean> {
     if (this.id !== undefined) return true;
     if (this.gaveUp) return false;
     const t = this.target;
+    const createOnce: CreateOnce = {
+      lookup: async () => {
+        const found = await this.find();
+        return found && { status: 201, url: '', headers: {}, data: found };
+      },
+    };
     try {
       const res = await this.gh.rest.repos.createDeployment({
         owner: t.owner,
@@ -82,10 +119,11 @@ export class GitHubDeployment {
         environment: t.environment,
         auto_merge: false,
         required_contexts: [],
-        payload: payload as unknown as Record<string, unknown>,
+        payload: { ...payload, request: this.requestId } as unknown as Record<string, unknown>,
         description: short(description),
         ...(t.productionEnvironment !== undefined ? { production_environment: t.productionEnvironment } : {}),
         ...(t.transientEnvironment !== undefined ? { transient_environment: t.transientEnvironment } : {}),
+        request: createOnce,
       });
       if (res.status !== 201 || !('id' in res.data)) {
         throw new Error(`GitHub did not create it (HTTP ${res.status})`);
