@@ -85,7 +85,7 @@ export class GitHubDeployment {
    */
   private readonly requestId = randomUUID();
 
-  /** This run's deployment, if GitHub created it: the latest of the commit's in the environment. */
+  /** This run's deployment, if GitHub created it: found by its request id among the commit's deployments. */
   private async find(): Promise<{ id: number } | undefined> {
     const t = this.target;
     const { data } = await this.gh.rest.repos.listDeployments({
