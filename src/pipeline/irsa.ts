@@ -52,7 +52,7 @@ export interface IrsaRun {
 
 /**
  * The IRSA check (EKS clusters only; undefined otherwise). Each service is checked as soon as
- * it renders and the IAM lookups the services share start at once, so the IAM round trips
+ * it renders (the IAM lookups the services share are made once), so the IAM round trips
  * (a global endpoint, often far from the cluster's region) overlap the rendering instead of
  * following it. Only reads; the verdict is given after every service has rendered.
  */
@@ -108,7 +108,7 @@ export async function checkIrsa(
   return Promise.all(plan.services.map((svc) => check(svc, rendered.get(svc.name))));
 }
 
-/** Checks one service at a time; the OIDC provider lookups are shared (and the list starts at once). */
+/** Checks one service at a time; the OIDC provider lookups are shared (made once, by the first check that needs them). */
 function irsaChecker(
   ctx: RunContext,
   plan: Plan,
@@ -116,7 +116,6 @@ function irsaChecker(
 ): (svc: PlannedService, rendered: RenderedService | undefined) => Promise<IrsaCheck> {
   const iam = ctx.deps.awsClients(cluster.region).iam;
   const providers = memo(() => listProviders(iam));
-  providers().catch(() => {}); // each check that needs it sees the error (access denied: skipped)
   const providerInfo = memoBy((arn: string) => getProvider(iam, arn));
   return async (svc, rendered) => {
     const sa = rendered?.expected.serviceAccount;
