@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/client.js';
+import { RolloutTracker } from '../../src/kube/tracker.js';
 import { verifyService } from '../../src/kube/verify.js';
+import { MemoryOutput } from '../memory-output.js';
 import {
   kubectl,
   pushImages,
@@ -83,6 +85,74 @@ describe('an HPA with metrics from metrics-server', () => {
     expect(check?.verdict).toBe('ok');
     // 12% of the CPU request and 30% of the memory request (usage.yaml): 76.8Mi of 256Mi, which the HPA truncates to 29%.
     expect(check?.message).toBe(`HPA ${SVC}: 3 replicas (3–20), cpu 12%/70%, memory 29%/80%`);
+  });
+
+  it('right after a rollout, takes what the run watched over a sync that found the new pods unmeasured', async () => {
+    const kc = loadKubeConfig(env.KUBECONFIG);
+    const out = new MemoryOutput();
+    const tracker = await RolloutTracker.start({ kubeconfig: kc, namespace: NS, out });
+    try {
+      // The release is applied now; the watch listed the HPA active (the deploy above verified it so).
+      const applied = Date.now();
+      expect(tracker.hpaSeenActive(SVC, applied)?.metadata?.name).toBe(SVC);
+      let v: Awaited<ReturnType<typeof verifyService>> | undefined;
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        // The HPA controller's sync right after a rollout, when metrics-server has not measured the new pods yet.
+        const awaiting = {
+          type: 'ScalingActive',
+          status: 'False',
+          reason: 'FailedGetResourceMetric',
+          lastTransitionTime: new Date().toISOString(),
+          message:
+            'the HPA was unable to compute the replica count: failed to get cpu utilization: did not receive metrics for targeted pods (pods might be unready)',
+        };
+        const conditions = (hpa().status?.conditions ?? []).map((c) =>
+          c.type === 'ScalingActive' ? awaiting : c,
+        );
+        kubectl(env, [
+          'patch',
+          'hpa',
+          SVC,
+          '-n',
+          NS,
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ status: { conditions } }),
+        ]);
+        // The watch delivers the write: the HPA is no longer seen active from now on.
+        for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+          if (!tracker.hpaSeenActive(SVC, Date.now())) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(tracker.hpaSeenActive(SVC, Date.now())).toBeUndefined();
+        const started = Date.now();
+        v = await verifyService({
+          kc,
+          namespace: NS,
+          service: SVC,
+          expected: { autoscaling: EXPECTED },
+          seenActive: () => tracker.hpaSeenActive(SVC, applied),
+        });
+        note(`attempt ${attempt}: ${JSON.stringify(v.hpa)} in ${Date.now() - started} ms`);
+        // The controller's own sync (every 15 s) may have come between the write and the read: then it says active itself.
+        if (/latest sync/.test(v.hpa.message)) break;
+        expect(hpa().status?.conditions).toContainEqual(
+          expect.objectContaining({ type: 'ScalingActive', status: 'True' }),
+        );
+      }
+      expect(v?.hpa.verdict).toBe('ok');
+      expect(v?.hpa.message).toMatch(
+        new RegExp(
+          `^HPA ${SVC}: 3 replicas \\(3–20\\), cpu 12%/70%, memory 29%/80% \\(its last computation from metrics, seen after this release was applied; ` +
+            '.*the HPA controller.s latest sync: .*did not receive metrics for targeted pods',
+        ),
+      );
+      // Nothing seen after the HPA went unmeasured: the check waits for the controller instead.
+      expect(tracker.hpaSeenActive(SVC, Date.now())).toBeUndefined();
+    } finally {
+      await tracker.stop();
+    }
   });
 
   it('scales above 3 when its pods use more CPU than the target, and the verification says why', async () => {

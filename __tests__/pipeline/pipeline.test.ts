@@ -536,6 +536,43 @@ describe('a deploy of the six services', () => {
     ]);
   });
 
+  it("gives each released service's HPA check what the run's HPA watch saw since its release was applied", async () => {
+    const t = setup();
+    const base = t.deps.kube!;
+    const asked: { name: string; since: number; upgradeStart: number; tracked: number }[] = [];
+    const tracked = new Map<string, { upgradeStart: number; at: number }>();
+    t.deps.kube = {
+      ...base,
+      tracker: async (...args) => {
+        const tracker = await base.tracker(...args);
+        return {
+          ...tracker,
+          track: async (req) => {
+            tracked.set(req.service, { upgradeStart: req.since.getTime(), at: Date.now() });
+            return tracker.track(req);
+          },
+          hpaSeenActive: (name, since) => {
+            const t0 = tracked.get(name)!;
+            asked.push({ name, since, upgradeStart: t0.upgradeStart, tracked: t0.at });
+            return undefined;
+          },
+        };
+      },
+      verifier: (kc) => async (req) => {
+        expect(req.seenActive?.()).toBeUndefined();
+        return base.verifier(kc)(req);
+      },
+    };
+    const report = await runPipeline(request({ services: ['order-service', 'user-service'] }), t.deps);
+    expect(report.result).toBe('success');
+    expect(asked.map((a) => a.name).sort()).toEqual(['order-service', 'user-service']);
+    // Asked about the time after helm applied the release (after its upgrade started, before its rollout was tracked).
+    for (const a of asked) {
+      expect(a.since).toBeGreaterThanOrEqual(a.upgradeStart);
+      expect(a.since).toBeLessThanOrEqual(a.tracked);
+    }
+  });
+
   it('after a failure, starts nothing new and says why each was skipped', async () => {
     const t = setup({ failing: { 'user-service': {} } });
     const report = await runPipeline(

@@ -1,6 +1,7 @@
 /**
  * One rollout tracker for every release of a run. It keeps one watch per kind
  * (Deployments, ReplicaSets, Pods, Events) for the namespace, shared by all services,
+ * and one of HPAs for the HPA checks (hpa-sightings.ts; optional, not needed to judge a rollout),
  * and judges each tracked service with the rules in rules.ts whenever an object
  * changes (and once a second, for the rules that depend on elapsed time).
  *
@@ -8,6 +9,7 @@
  */
 import {
   AppsV1Api,
+  AutoscalingV2Api,
   CoreV1Api,
   makeInformer,
   type CoreV1Event,
@@ -19,6 +21,7 @@ import {
   type V1Deployment,
   type V1Pod,
   type V1ReplicaSet,
+  type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import { preflightError } from '../errors.js';
 import { formatSeconds } from '../report/duration.js';
@@ -29,6 +32,7 @@ import { collectDiagnostics, type Diagnostics } from './diagnostics.js';
 import { ProgressLines, type Progress } from './progress.js';
 import { judgeRollout, podsOf, replicaSetsOf, type Judgement, type ReasonCode } from './rollout-rules.js';
 import { containerStatuses } from './objects.js';
+import { HpaSightings } from './hpa-sightings.js';
 
 export type { Progress } from './progress.js';
 export type { ReasonCode } from './rollout-rules.js';
@@ -95,6 +99,7 @@ class NamespaceWatch<T extends KubernetesObject> {
     private readonly out: Output,
     onChange: (obj: T) => void,
     private readonly onRecovered: () => void,
+    private readonly onDown?: () => void,
   ) {
     this.informer = makeInformer(kc, path, list);
     this.informer.on('change', onChange);
@@ -142,6 +147,7 @@ class NamespaceWatch<T extends KubernetesObject> {
     }
     this.errors += 1;
     this.downSince ??= Date.now();
+    this.onDown?.();
     // The next attempt authenticates afresh: a refused (expired) token is not sent again.
     if (httpStatusOf(err) === 401) tokenRefused(this.kc);
     this.out.warn(
@@ -194,6 +200,8 @@ export class RolloutTracker {
     private readonly replicaSets: NamespaceWatch<V1ReplicaSet>,
     private readonly pods: NamespaceWatch<V1Pod>,
     private readonly events: NamespaceWatch<CoreV1Event>,
+    /** Absent when the HPAs cannot be watched (the deploy identity may not list them). */
+    private readonly hpas?: { watch: NamespaceWatch<V2HorizontalPodAutoscaler>; sightings: HpaSightings },
   ) {}
 
   /** Lists and starts watching the namespace; fails with a DeployError when it may not. */
@@ -250,11 +258,26 @@ export class RolloutTracker {
         all,
       ),
     };
+    const { hpas, sightings } = watchHpas(kc, namespace, out);
     const started = Object.values(watches);
-    const results = await Promise.allSettled(started.map((w) => w.start()));
+    const [results, hpaStart] = await Promise.all([
+      Promise.allSettled(started.map((w) => w.start())),
+      hpas.start().then(
+        () => sightings.listed(),
+        (err: unknown) => err,
+      ),
+    ]);
+    const hpaWatch = hpaStart === undefined ? hpas : undefined;
+    if (!hpaWatch) {
+      await hpas.stop();
+      // Not needed for a rollout: the HPA checks then take the controller's word as they find it.
+      out.info(
+        `not watching horizontalpodautoscalers in ${namespace} (${apiErrorMessage(hpaStart)}): the HPA checks read each HPA after its rollout`,
+      );
+    }
     const failed = results.findIndex((r) => r.status === 'rejected');
     if (failed >= 0) {
-      await Promise.all(started.map((w) => w.stop()));
+      await Promise.all([...started, ...(hpaWatch ? [hpaWatch] : [])].map((w) => w.stop()));
       const err = (results[failed] as PromiseRejectedResult).reason;
       const status = httpStatusOf(err);
       throw preflightError(
@@ -276,6 +299,7 @@ export class RolloutTracker {
       watches.replicaSets,
       watches.pods,
       watches.events,
+      hpaWatch && { watch: hpaWatch, sightings },
     );
     return ref.tracker;
   }
@@ -304,9 +328,18 @@ export class RolloutTracker {
     this.cancelled ||= cancelled;
     clearInterval(this.ticker);
     for (const t of this.tracks) this.settle(t, this.stoppedOutcome(t.req));
-    await Promise.all(this.watches().map((w) => w.stop()));
+    await Promise.all([...this.watches(), ...(this.hpas ? [this.hpas.watch] : [])].map((w) => w.stop()));
   }
 
+  /**
+   * The HPA as last seen computing replicas from metrics at the spec it has now, if the
+   * watch saw that at or after `since` (ms; the moment its release was applied).
+   */
+  hpaSeenActive(name: string, since: number): V2HorizontalPodAutoscaler | undefined {
+    return this.hpas?.sightings.activeSince(name, since);
+  }
+
+  /** The watches a rollout is judged from (the HPA watch is not one of them). */
   private watches() {
     return [this.deployments, this.replicaSets, this.pods, this.events];
   }
@@ -535,4 +568,21 @@ function ownerName(
   kind: string,
 ): string | undefined {
   return o.metadata?.ownerReferences?.find((r) => r.kind === kind)?.name;
+}
+
+/** The namespace's HPAs, for what the HPA checks may take from the rollout (see hpa-sightings.ts). */
+function watchHpas(kc: KubeConfig, namespace: string, out: Output) {
+  const api = kc.makeApiClient(AutoscalingV2Api);
+  const sightings = new HpaSightings();
+  const hpas = new NamespaceWatch<V2HorizontalPodAutoscaler>(
+    kc,
+    'horizontalpodautoscalers',
+    `/apis/autoscaling/v2/namespaces/${encodeURIComponent(namespace)}/horizontalpodautoscalers`,
+    () => api.listNamespacedHorizontalPodAutoscaler({ namespace }),
+    out,
+    (hpa) => sightings.changed(hpa),
+    () => sightings.up(),
+    () => sightings.down(),
+  );
+  return { hpas, sightings };
 }

@@ -5,6 +5,7 @@
  */
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { EksCluster } from '../aws/eks.js';
@@ -66,6 +67,8 @@ export type Tracker = {
   track(req: TrackRequest): Promise<RolloutOutcome>;
   /** With `cancelled`, rollouts still watched end as Cancelled. */
   stop(cancelled?: boolean): Promise<void>;
+  /** The HPA as last seen active at its current spec, at or after `since` (ms); see kube/hpa-sightings.ts. */
+  hpaSeenActive?(name: string, since: number): V2HorizontalPodAutoscaler | undefined;
 };
 export type Verifier = (req: Omit<VerifyRequest, 'kc' | 'log'>) => Promise<Verification>;
 

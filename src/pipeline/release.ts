@@ -167,6 +167,7 @@ async function releaseOne(
     return { ready: false };
   }
   results.update(svc.name, { revision });
+  const applied = Date.now();
   // Under an HPA the chart leaves replicas out: a first install starts at 1, raised here to the HPA's minimum.
   const min = expected.replicas === undefined ? expected.autoscaling?.min : undefined;
   if (!before && min && min > 1) {
@@ -186,7 +187,8 @@ async function releaseOne(
     out.info(`${svc.name}: revision ${revision} ready in ${formatSeconds(elapsed())}`);
     results.update(svc.name, { status: 'deployed', timeToReadyMs: outcome.timeToReadyMs });
     // Checked while its dependents and the rest of the fleet go on, not after all of it.
-    const checks = verifyReleased(ctx, plan, service, session.verify).then(() =>
+    const hpaSeenActive = () => session.tracker.hpaSeenActive?.(svc.name, applied);
+    const checks = verifyReleased(ctx, plan, service, session.verify, true, hpaSeenActive).then(() =>
       results.update(svc.name, { durationMs: elapsed() }),
     );
     return { ready: true, checks };

@@ -3,6 +3,7 @@
  * A service this run left alone (unchanged) is checked too, but what fails there is a
  * warning: this run did not change it, so it neither fails the run nor is rolled back.
  */
+import type { VerifyRequest } from '../kube/verify.js';
 import type { Plan } from '../model.js';
 import type { RenderedService, RunContext, Verifier } from './context.js';
 
@@ -12,6 +13,7 @@ export async function verifyReleased(
   { svc, expected }: RenderedService,
   verify: Verifier,
   released = true,
+  seenActive?: VerifyRequest['seenActive'],
 ): Promise<void> {
   const service = svc.name;
   const v = await verify({
@@ -19,6 +21,7 @@ export async function verifyReleased(
     service,
     expected: { autoscaling: expected.autoscaling, pdbMinAvailable: expected.pdbMinAvailable },
     strict: plan.request.strict,
+    seenActive,
   });
   ctx.results.update(service, { verification: { hpa: v.hpa, pdb: v.pdb, spread: v.spread } });
   for (const [what, check] of Object.entries({ HPA: v.hpa, PDB: v.pdb, 'zone spread': v.spread })) {
