@@ -412,6 +412,8 @@ async function fleetDeploys(n) {
     slowest: [],
     edSlowestService: [],
     edSlowestReady: [],
+    hpaSeen: [],
+    hpaWaited: [],
     edStages: [],
   };
   for (let i = 0; i < RUNS; i++) {
@@ -443,6 +445,14 @@ async function fleetDeploys(n) {
     const reported = JSON.parse(readFileSync(report, 'utf8')).services;
     result.edSlowestService.push(Math.max(...reported.map((s) => s.durationMs ?? 0)));
     result.edSlowestReady.push(Math.max(...reported.map((s) => s.timeToReadyMs ?? 0)));
+    // The HPA checks that passed on what the run's HPA watch saw, and those that waited for a later sync.
+    result.hpaSeen.push(
+      reported.filter((s) => /seen after this release was applied/.test(s.verification?.hpa?.message ?? ''))
+        .length,
+    );
+    result.hpaWaited.push(
+      res.lines.filter(({ line }) => /HPA waiting for the metrics of its new pods/.test(line)).length,
+    );
   }
   for (const k of ['seq', 'par', 'ed', 'slowest']) {
     if (result[k].length) log(`${n} services ${k}: ${fmt(stats(result[k]))}`);
@@ -937,11 +947,11 @@ function fleetSection(R) {
     '',
     "Where (c)'s time goes (medians): its slowest service, and the wall time of each stage of the tool (from one `== stage` line of its output to the next, as the lines arrive; the last stage runs to the exit).",
     '',
-    '| services | (c) total | slowest service: upgrade + rollout + checks | slowest service: upgrade start to all replicas ready | stages |',
-    '| ---: | ---: | ---: | ---: | --- |',
+    '| services | (c) total | slowest service: upgrade + rollout + checks | slowest service: upgrade start to all replicas ready | HPA checks per run: passed on what the watch saw / waited for a later sync | stages |',
+    '| ---: | ---: | ---: | ---: | ---: | --- |',
     ...fleets.map(
       (f) =>
-        `| ${f.n} | ${fmt(stats(f.ed))} | ${fmt(stats(f.edSlowestService))} | ${fmt(stats(f.edSlowestReady))} | ${formatStages(f.edStages)} |`,
+        `| ${f.n} | ${fmt(stats(f.ed))} | ${fmt(stats(f.edSlowestService))} | ${fmt(stats(f.edSlowestReady))} | ${f.hpaSeen ? `${f.hpaSeen.join(', ')} / ${f.hpaWaited.join(', ')}` : 'not counted'} | ${formatStages(f.edStages)} |`,
     ),
     '',
     ...readingTheFleet(fleets, R.oh),
@@ -1120,7 +1130,7 @@ function changes() {
     "- **The HPA/PDB checks re-read soon after a rollout** (100 ms, doubling to every 500 ms, was every 500 ms): right after the last pod is ready the disruption controller has often not counted it yet, and the PDB check waited a whole 500 ms to see it had. Section 1, the slowest service's upgrade + rollout + checks against its upgrade start to ready.",
     "- **Where a `helm upgrade`'s CPU goes** (perf on the stand-in, helm 3.17, one service with 10 stored revisions, 8 runs, Go's default GC): about a third reading the release's stored revisions (helm lists and decodes every stored revision, gunzip and JSON, two to three times per upgrade), 10 % writing the new one (gzip), 16 % Go's garbage collector (hence GOGC=400), 10 % Go's package init, 9 % reading the discovery cache, 22 % the kernel (exec, page faults of the 60 MB binary). The stored revisions are helm's `--history-max` (10): fewer would cost less but leave fewer revisions to roll back to by hand, so the tool keeps helm's default.",
     "- **Measured and kept as is:** rendering before the upgrade (helm renders again inside `upgrade`) costs 0.07–0.09 CPU s per service against 0.7–0.9 for the upgrade (section 3); it is what stops bad input before any change and what the live diff compares, so it stays. helm's discovery cache: every helm process already shares `~/.kube/cache`. Taking the lease earlier: it is the one write before the releases, so it stays after every preflight check.",
-    '- **Not done:** the run still waits for each HPA to have metrics of the new pods when the HPA controller has already seen them missing (up to ~35 s here); this is what the HPA row of the checklist asks ("HPA is active"), so it stays, and the bench starts each counted run from settled HPAs (see the header). It is a race with the HPA controller\'s 15 s sync: once a rollout is done every pod is new, and an HPA sync that comes before metrics-server has measured them marks the HPA ScalingActive=False ("did not receive metrics for targeted pods") until a later sync. At 30 services one of thirty HPAs is often caught: the figures of section 1 at 30 show it (the slowest service ready at 37–39 s in every run, the run over at 52–53 s in two of three, their HPA checks waiting 12–15 s). A next step that stays honest: judge the HPA by what was seen after the release was applied (the HPA at its new generation evaluated with metrics during the rollout), with the same failures for any other reason.',
+    '- **The HPA check takes what the run\'s HPA watch saw** when the HPA controller\'s latest sync after a rollout found no samples of the new pods ("did not receive metrics for targeted pods"): a race with its 15 s sync, since once a rollout is done every pod is new and metrics-server needs a scrape or two to measure them. If the watch saw the HPA computing replicas from metrics at its current spec after the release was applied, the check passes and says so, instead of waiting 12–35 s for a later sync. The controller does not set `status.observedGeneration`, so "at its current spec" means the state listed when the watch started or a status write after the spec last changed. With `strict`, or without such a sighting (a first install, a spec the controller has not written a status for), the check waits as before. Section 1 at 30 services: before (fresh clone at 6e4ad23, 2026-12-02 11:58), the slowest service was ready at 37–39 s in every run and two of the three runs ended at 52–53 s, their HPA checks waiting 12–15 s; (c) was 54.5 s against (b)\'s 46.0 s.',
     '',
   ];
 }
