@@ -894,7 +894,7 @@ function readingTheFleet(fleets, oh) {
     const overheadMs = oh?.result?.[f.n] ? med(oh.result[f.n].overhead) : undefined;
     lines.push(
       `- ${f.n} services: the same helm commands all at once (b) take ${(med(f.par) / med(f.slowest)).toFixed(2)}× the slowest service alone, ` +
-        `and (c) takes ${((med(f.ed) - med(f.par)) / 1000).toFixed(1)} s ${med(f.ed) >= med(f.par) ? 'more' : 'less'} than (b)` +
+        `and (c) takes ${(Math.abs(med(f.ed) - med(f.par)) / 1000).toFixed(1)} s ${med(f.ed) >= med(f.par) ? 'more' : 'less'} than (b)` +
         (overheadMs !== undefined
           ? `; ${(overheadMs / 1000).toFixed(1)} s pass before its first helm upgrade (section 5)`
           : '') +
