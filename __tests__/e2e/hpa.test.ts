@@ -16,6 +16,7 @@ import type { V1Pod, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/client.js';
 import { RolloutTracker } from '../../src/kube/tracker.js';
 import { verifyService } from '../../src/kube/verify.js';
+import { AWAITING_POD_METRICS } from '../kube/fixtures/hpa-conditions.js';
 import { MemoryOutput } from '../memory-output.js';
 import {
   kubectl,
@@ -98,14 +99,7 @@ describe('an HPA with metrics from metrics-server', () => {
       let v: Awaited<ReturnType<typeof verifyService>> | undefined;
       for (let attempt = 1; attempt <= 3; attempt++) {
         // The HPA controller's sync right after a rollout, when metrics-server has not measured the new pods yet.
-        const awaiting = {
-          type: 'ScalingActive',
-          status: 'False',
-          reason: 'FailedGetResourceMetric',
-          lastTransitionTime: new Date().toISOString(),
-          message:
-            'the HPA was unable to compute the replica count: failed to get cpu utilization: did not receive metrics for targeted pods (pods might be unready)',
-        };
+        const awaiting = { ...AWAITING_POD_METRICS, lastTransitionTime: new Date().toISOString() };
         const conditions = (hpa().status?.conditions ?? []).map((c) =>
           c.type === 'ScalingActive' ? awaiting : c,
         );

@@ -1,19 +1,9 @@
 import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { HpaSightings } from '../../src/kube/hpa-sightings.js';
+import { AWAITING_POD_METRICS, SCALING_ACTIVE } from './fixtures/hpa-conditions.js';
 
-const ACTIVE = {
-  type: 'ScalingActive',
-  status: 'True',
-  reason: 'ValidMetricFound',
-  message: 'the HPA was able to successfully calculate a replica count from cpu resource utilization',
-};
-const AWAITING = {
-  type: 'ScalingActive',
-  status: 'False',
-  reason: 'FailedGetResourceMetric',
-  message:
-    'the HPA was unable to compute the replica count: failed to get cpu utilization: did not receive metrics for targeted pods (pods might be unready)',
-};
+const ACTIVE = SCALING_ACTIVE;
+const AWAITING = AWAITING_POD_METRICS;
 
 function hpa(
   generation: number,

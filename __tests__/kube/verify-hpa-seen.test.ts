@@ -7,20 +7,10 @@ import { createServer, type Server } from 'node:http';
 import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { verifyService, type VerifyRequest } from '../../src/kube/verify.js';
 import { fakeServerKubeConfig } from './fake-kubeconfig.js';
+import { AWAITING_POD_METRICS, SCALING_ACTIVE } from './fixtures/hpa-conditions.js';
 
-const ACTIVE = {
-  type: 'ScalingActive',
-  status: 'True',
-  reason: 'ValidMetricFound',
-  message: 'the HPA was able to successfully calculate a replica count from cpu resource utilization',
-};
-const AWAITING = {
-  type: 'ScalingActive',
-  status: 'False',
-  reason: 'FailedGetResourceMetric',
-  message:
-    'the HPA was unable to compute the replica count: failed to get cpu utilization: did not receive metrics for targeted pods (pods might be unready)',
-};
+const ACTIVE = SCALING_ACTIVE;
+const AWAITING = AWAITING_POD_METRICS;
 
 function hpa(generation: number, active: object, uid = 'u1'): V2HorizontalPodAutoscaler {
   return {
