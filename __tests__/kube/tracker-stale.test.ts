@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { RolloutTracker } from '../../src/kube/tracker.js';
+import { SCALING_ACTIVE } from './fixtures/hpa-conditions.js';
 import { MemoryOutput } from '../memory-output.js';
 import { fakeServerKubeConfig } from './fake-kubeconfig.js';
 
@@ -22,6 +23,8 @@ let readAnswers: number[] = [];
 let reads = 0;
 /** How the next lists of deployments fail, in turn, before they answer. */
 let listFaults: (number | 'reset')[] = [];
+/** What the list of HPAs answers: a status code, or the HPAs. */
+let hpaList: number | object[] = 403;
 let server: Server;
 const watches = new Set<ServerResponse>();
 
@@ -54,6 +57,21 @@ beforeAll(async () => {
           .end(JSON.stringify({ kind: 'Status', code: fault, message: 'injected' }));
       return;
     }
+    if (url.pathname === `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers`) {
+      if (typeof hpaList === 'number') {
+        res.writeHead(hpaList, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            kind: 'Status',
+            code: hpaList,
+            message: 'horizontalpodautoscalers is forbidden',
+          }),
+        );
+      } else
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(list('HorizontalPodAutoscalerList', hpaList));
+      return;
+    }
     if (lists[url.pathname]) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(lists[url.pathname]);
       return;
@@ -79,6 +97,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   reads = 0;
+  hpaList = 403;
 });
 
 const kubeConfig = () => fakeServerKubeConfig(server);
@@ -149,4 +168,51 @@ it('stops at once when the first list is refused (403): no retry', async () => {
     RolloutTracker.start({ kubeconfig: kubeConfig(), namespace: NS, out: new MemoryOutput() }),
   ).rejects.toThrow(/cannot watch deployments in namespace .*: 403/);
   expect(listFaults).toEqual([]);
+});
+
+describe('the watch of HPAs (for the HPA checks, not for the rollout)', () => {
+  it('tracks as usual when the identity may not list HPAs, and says the checks read each HPA instead', async () => {
+    readAnswers = [200];
+    const out = new MemoryOutput();
+    const tracker = await RolloutTracker.start({ kubeconfig: kubeConfig(), namespace: NS, out });
+    try {
+      const outcome = await tracker.track({
+        service: NAME,
+        deployment: NAME,
+        timeoutSeconds: 60,
+        since: new Date(),
+        onProgress: () => {},
+      });
+      expect(outcome.verdict).toBe('ready');
+      expect(tracker.hpaSeenActive(NAME, 0)).toBeUndefined();
+      expect(out.lines).toContainEqual({
+        level: 'info',
+        message: expect.stringMatching(
+          /^not watching horizontalpodautoscalers in .*\(403: horizontalpodautoscalers is forbidden\): the HPA checks read each HPA after its rollout$/,
+        ),
+      });
+    } finally {
+      await tracker.stop();
+    }
+  });
+
+  it('answers with the HPA it listed active, for any moment from the list on', async () => {
+    hpaList = [
+      {
+        metadata: { name: NAME, namespace: NS, uid: 'u1', generation: 2, resourceVersion: '90' },
+        spec: { scaleTargetRef: { kind: 'Deployment', name: NAME }, maxReplicas: 20 },
+        status: { currentReplicas: 3, desiredReplicas: 3, conditions: [SCALING_ACTIVE] },
+      },
+    ];
+    const out = new MemoryOutput();
+    const tracker = await RolloutTracker.start({ kubeconfig: kubeConfig(), namespace: NS, out });
+    try {
+      const applied = Date.now();
+      expect(tracker.hpaSeenActive(NAME, applied)?.metadata).toMatchObject({ uid: 'u1', generation: 2 });
+      expect(tracker.hpaSeenActive('payment-service', applied)).toBeUndefined();
+      expect(out.text()).not.toMatch(/not watching/);
+    } finally {
+      await tracker.stop();
+    }
+  });
 });
