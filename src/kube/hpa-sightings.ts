@@ -26,8 +26,8 @@ interface Seen {
   status: string;
   /** The generation a status write (or the first list) was seen at. */
   evaluatedGeneration?: number;
-  /** The last state that was active at its evaluated spec, and since/until when the cache said so. */
-  active?: { hpa: V2HorizontalPodAutoscaler; from: number; until?: number };
+  /** The last state that was active at its evaluated spec, and until when the cache said so (unset: still). */
+  active?: { hpa: V2HorizontalPodAutoscaler; until?: number };
 }
 
 export class HpaSightings {
@@ -56,14 +56,8 @@ export class HpaSightings {
     else if (same && same.generation === generation && same.status !== status) {
       s.evaluatedGeneration = generation;
     }
-    const now = this.now();
-    const activeNow = s.evaluatedGeneration === generation && isActive(hpa);
-    if (activeNow) {
-      s.active = same?.active && same.active.until === undefined ? same.active : { hpa, from: now };
-      s.active.hpa = hpa;
-    } else if (same?.active) {
-      s.active = { ...same.active, until: same.active.until ?? now };
-    }
+    if (s.evaluatedGeneration === generation && isActive(hpa)) s.active = { hpa };
+    else if (same?.active) s.active = { ...same.active, until: same.active.until ?? this.now() };
     this.seen.set(name, s);
   }
 
