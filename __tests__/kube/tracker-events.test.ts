@@ -28,6 +28,15 @@ const pods = fixture('pods-ready') as Obj[];
 let server: Server;
 const watches = new Map<string, ServerResponse>();
 let rv = 1000;
+/** The query of every list request, by path. */
+const listed: { path: string; query: string }[] = [];
+const oldEvent = {
+  metadata: { name: 'order-service.old', namespace: 'x', resourceVersion: '90' },
+  type: 'Warning',
+  reason: 'FailedCreate',
+  message: 'from an hour ago',
+  involvedObject: { kind: 'Deployment', name: 'order-service' },
+};
 
 function list(kind: string, items: unknown) {
   return JSON.stringify({ kind, apiVersion: 'v1', metadata: { resourceVersion: '100' }, items });
@@ -38,7 +47,9 @@ beforeAll(async () => {
     [`/apis/apps/v1/namespaces/${NS}/deployments`]: list('DeploymentList', deployments),
     [`/apis/apps/v1/namespaces/${NS}/replicasets`]: list('ReplicaSetList', replicaSets),
     [`/api/v1/namespaces/${NS}/pods`]: list('PodList', pods),
-    [`/api/v1/namespaces/${NS}/events`]: list('EventList', []),
+    [`/api/v1/namespaces/${NS}/events`]: list('EventList', [
+      { ...oldEvent, metadata: { ...oldEvent.metadata, namespace: NS } },
+    ]),
   };
   server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
@@ -54,6 +65,7 @@ beforeAll(async () => {
       return;
     }
     if (lists[url.pathname]) {
+      listed.push({ path: url.pathname, query: url.search });
       res.writeHead(200, { 'content-type': 'application/json' }).end(lists[url.pathname]);
       return;
     }
@@ -119,5 +131,45 @@ it('judges only the rollout a pod belongs to; a pod whose ReplicaSet it does not
     await tracker.stop();
     proto.evaluate = realEvaluate;
     globalThis.setInterval = realSetInterval;
+  }
+});
+
+it('watches events from the current resourceVersion without reading the old ones, and keeps what it saw through a re-list', async () => {
+  listed.length = 0;
+  const tracker = await RolloutTracker.start({
+    kubeconfig: kubeConfig(),
+    namespace: NS,
+    out: new MemoryOutput(),
+  });
+  const cached = () =>
+    (tracker as unknown as { events: { list(): { metadata: { name: string } }[] } }).events
+      .list()
+      .map((e) => e.metadata.name);
+  const eventsPath = `/api/v1/namespaces/${NS}/events`;
+  try {
+    // One item at most, for the collection's resourceVersion; the other kinds are listed whole.
+    expect(listed.find((l) => l.path === eventsPath)?.query).toBe('?limit=1');
+    expect(listed.filter((l) => l.path !== eventsPath).map((l) => l.query)).toEqual(['', '', '']); // deployments, replicasets, pods (no HPAs here)
+    await settle();
+    expect(cached()).toEqual([]); // the listed event is not taken
+
+    rv += 1;
+    const object = {
+      ...oldEvent,
+      metadata: { name: 'order-service.new', namespace: NS, resourceVersion: String(rv) },
+    };
+    watches.get(eventsPath)!.write(`${JSON.stringify({ type: 'ADDED', object })}\n`);
+    await settle();
+    expect(cached()).toEqual(['order-service.new']);
+
+    // 410 Gone: the watch ends, the informer re-lists (limit=1 again) and watches on.
+    watches
+      .get(eventsPath)!
+      .end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410 } })}\n`);
+    await settle();
+    expect(listed.filter((l) => l.path === eventsPath).map((l) => l.query)).toEqual(['?limit=1', '?limit=1']);
+    expect(cached()).toEqual(['order-service.new']);
+  } finally {
+    await tracker.stop();
   }
 });

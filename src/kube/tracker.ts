@@ -13,6 +13,7 @@ import {
   CoreV1Api,
   makeInformer,
   type CoreV1Event,
+  type CoreV1EventList,
   type Informer,
   type KubeConfig,
   type KubernetesListObject,
@@ -252,7 +253,8 @@ export class RolloutTracker {
         kc,
         'events',
         `/api/v1/namespaces/${ns}/events`,
-        () => core.listNamespacedEvent({ namespace }),
+        // What it holds, kept: a re-list after a 410 must not drop the events seen so far.
+        (): Promise<CoreV1EventList> => eventsFromNow(core, namespace, watches.events.list()),
         out,
         () => {},
         all,
@@ -571,6 +573,25 @@ function ownerName(
 }
 
 /** The namespace's HPAs, for what the HPA checks may take from the rollout (see hpa-sightings.ts). */
+/**
+ * The events watch starts at the namespace's current resourceVersion with an empty cache:
+ * diagnostics only count events of the rollout's own time (from the upgrade's start), and an
+ * older event that recurs arrives as a change. A busy namespace keeps an hour of events
+ * (hundreds to thousands); listing them would cost every run a large read and its parsing
+ * before the first upgrade, for nothing. `limit=1` returns the collection's resourceVersion
+ * with at most one item, dropped. After a 410 (the watch fell too far behind) the re-list does
+ * the same and keeps what the cache holds (`kept`): events of that gap are missed, the rollout's
+ * state is not (the other watches re-list in full).
+ */
+async function eventsFromNow(
+  core: CoreV1Api,
+  namespace: string,
+  kept: readonly CoreV1Event[],
+): Promise<CoreV1EventList> {
+  const list = await core.listNamespacedEvent({ namespace, limit: 1 });
+  return { ...list, items: [...kept] };
+}
+
 function watchHpas(kc: KubeConfig, namespace: string, out: Output) {
   const api = kc.makeApiClient(AutoscalingV2Api);
   const sightings = new HpaSightings();
