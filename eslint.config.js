@@ -2,7 +2,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.cache/', 'coverage/', 'local-cluster/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      '.cache/',
+      'coverage/',
+      'local-cluster/',
+      'src/config/deploy-file-validate.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

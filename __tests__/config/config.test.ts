@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,6 +8,8 @@ import { makePlan, waves } from '../../src/config/plan.js';
 import { deployFileSchema } from '../../src/config/schema.js';
 import { Ajv } from 'ajv';
 import type { DeployRequest } from '../../src/model.js';
+
+const repoRoot = resolve(import.meta.dirname, '..', '..');
 
 const request = (over: Partial<DeployRequest> = {}): DeployRequest => ({
   mode: 'plan',
@@ -68,6 +71,14 @@ describe('the deploy file schema', () => {
     expect(ajv.errors ?? null).toBeNull();
     // Not vacuous: a schema with a mistyped keyword type is refused.
     expect(ajv.validateSchema({ type: 'object', properties: { a: { type: 'strng' } } })).toBe(false);
+  });
+
+  it('is what the committed validator was compiled from (src/config/deploy-file-validate.js)', () => {
+    const check = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'gen-validator.mjs'), '--check'], {
+      encoding: 'utf8',
+    });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
   });
 });
 

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import * as yaml from 'js-yaml';
 import { inputError } from '../errors.js';
 import type { ChartRef, DeployConfig, EnvironmentDeployment, ServiceSpec } from '../model.js';
-import { deployFileSchema } from './schema.js';
+import validate from './deploy-file-validate.js';
 
 interface RawService {
   repository?: string;
@@ -25,11 +25,6 @@ interface RawDeployFile {
   >;
   services: Record<string, RawService | null>;
 }
-
-// validateSchema: false: the schema is ours and fixed, so checking it against JSON Schema's
-// meta-schema at every start (~35 ms, most of the compile) proves nothing new; a unit test does it once.
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, validateSchema: false });
-const validate = ajv.compile<RawDeployFile>(deployFileSchema);
 
 /**
  * The chart bundled with this tool, used when the deploy file names none. Found by
@@ -106,7 +101,8 @@ function parseYaml(file: string, text: string): unknown {
 }
 
 function schemaCheck(file: string, doc: unknown): RawDeployFile {
-  if (validate(doc)) return doc;
+  // Compiled ahead of time from src/config/schema.ts (scripts/gen-validator.mjs).
+  if (validate(doc)) return doc as RawDeployFile;
   const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'if');
   // Service names that are not DNS-1123 labels surface as propertyNames + pattern; keep the clearest.
   const described = errors.map(describeSchemaError).filter((d, i, all) => {
