@@ -168,6 +168,9 @@ async function releaseOne(
   }
   results.update(svc.name, { revision });
   const applied = Date.now();
+  // Each object's diff text (the summary's and the report's) is written when first read: read
+  // now, while this process waits on the rollout, it is not left to the run's last moment.
+  setImmediate(() => results.get(svc.name)?.change?.objects.forEach((o) => o.diff));
   // Under an HPA the chart leaves replicas out: a first install starts at 1, raised here to the HPA's minimum.
   const min = expected.replicas === undefined ? expected.autoscaling?.min : undefined;
   if (!before && min && min > 1) {
