@@ -26,6 +26,7 @@ import {
 } from '../aws/irsa.js';
 import { preflightError } from '../errors.js';
 import { ROLE_ARN_ANNOTATION } from '../helm/manifest.js';
+import { userValues } from '../helm/values.js';
 import type { Plan, PlannedService } from '../model.js';
 import type { ClusterAccess, RenderedService, RunContext } from './context.js';
 
@@ -59,6 +60,9 @@ export interface IrsaRun {
 export function startIrsa(ctx: RunContext, plan: Plan, cluster: ClusterAccess): IrsaRun | undefined {
   if (!cluster.eks) return undefined;
   const check = irsaChecker(ctx, plan, cluster.eks);
+  // The role each service's values name: its IAM lookups start now, while it renders, instead of
+  // after (the rendered ServiceAccount is still what is judged; another role there is looked up then).
+  for (const svc of plan.services) void roleInValues(plan, svc).then((arn) => arn && check.warm(arn));
   const pending = new Map<string, Promise<IrsaCheck>>();
   return {
     add(service) {
@@ -108,16 +112,46 @@ export async function checkIrsa(
   return Promise.all(plan.services.map((svc) => check(svc, rendered.get(svc.name))));
 }
 
-/** Checks one service at a time; the OIDC provider lookups are shared (made once, by the first check that needs them). */
-function irsaChecker(
-  ctx: RunContext,
-  plan: Plan,
-  cluster: EksCluster,
-): (svc: PlannedService, rendered: RenderedService | undefined) => Promise<IrsaCheck> {
+/**
+ * The IAM role ARN the service's values give its ServiceAccount (environment values, its
+ * overrides, then the deploy file's own), or undefined: none, or a file that cannot be read
+ * (the render reports that).
+ */
+async function roleInValues(plan: Plan, svc: PlannedService): Promise<string | undefined> {
+  try {
+    const values = await userValues([...plan.environmentValues, ...svc.valuesFiles], {});
+    const annotations = (v: unknown) =>
+      ((v as { serviceAccount?: { annotations?: Record<string, unknown> } } | undefined)?.serviceAccount
+        ?.annotations ?? {})[ROLE_ARN_ANNOTATION];
+    const arn = annotations(svc.values) ?? annotations(values);
+    return typeof arn === 'string' ? arn : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Checker = ((svc: PlannedService, rendered: RenderedService | undefined) => Promise<IrsaCheck>) & {
+  /** Starts the IAM lookups a check of this role will make (errors are left to the check). */
+  warm(roleArn: string): void;
+};
+
+/** Checks one service at a time; the IAM lookups are shared (each made once, by the first check or warm-up that needs it). */
+function irsaChecker(ctx: RunContext, plan: Plan, cluster: EksCluster): Checker {
   const iam = ctx.deps.awsClients(cluster.region).iam;
   const providers = memo(() => listProviders(iam));
   const providerInfo = memoBy((arn: string) => getProvider(iam, arn));
-  return async (svc, rendered) => {
+  const trust = memoBy((name: string) => trustDocument(iam, name));
+  const lookups: Lookups = { providers, providerInfo, trust };
+  const warm = (roleArn: string) => {
+    const role = parseRoleArn(roleArn);
+    if (!role || !cluster.oidcIssuer) return;
+    const providerArn = oidcProviderArn(role.account, cluster.oidcIssuer, role.partition);
+    const provider = providers().then((list) =>
+      list.includes(providerArn) ? providerInfo(providerArn) : undefined,
+    );
+    for (const p of [provider, trust(role.name)]) p.catch(() => {});
+  };
+  const check = async (svc: PlannedService, rendered: RenderedService | undefined): Promise<IrsaCheck> => {
     const sa = rendered?.expected.serviceAccount;
     if (!sa?.roleArn) {
       return {
@@ -128,7 +162,7 @@ function irsaChecker(
     }
     const base = { service: svc.name, role: sa.roleArn };
     try {
-      return { ...base, ...(await checkRole(iam, cluster, plan.namespace, sa, providers, providerInfo)) };
+      return { ...base, ...(await checkRole(lookups, cluster, plan.namespace, sa)) };
     } catch (err) {
       if (!isAccessDenied(err)) throw awsError(err, `IAM (IRSA check of ${svc.name}, role ${sa.roleArn})`);
       return {
@@ -141,17 +175,24 @@ function irsaChecker(
       };
     }
   };
+  return Object.assign(check, { warm });
 }
 
 type Verdict = Omit<IrsaCheck, 'service' | 'role'>;
 
+/** The run's IAM reads, each made once. */
+interface Lookups {
+  providers: () => Promise<string[]>;
+  providerInfo: (arn: string) => Promise<string[] | undefined>;
+  /** A role's trust policy document; undefined when the role does not exist. */
+  trust: (roleName: string) => Promise<string | undefined>;
+}
+
 async function checkRole(
-  iam: IAMClient,
+  { providers, providerInfo, trust }: Lookups,
   cluster: EksCluster,
   namespace: string,
   sa: { name: string; roleArn?: string },
-  providers: () => Promise<string[]>,
-  providerInfo: (arn: string) => Promise<string[] | undefined>,
 ): Promise<Verdict> {
   const roleArn = sa.roleArn!;
   const role = parseRoleArn(roleArn);
@@ -188,12 +229,7 @@ async function checkRole(
       hint: `aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn ${providerArn} --client-id ${STS_AUDIENCE}`,
     };
   }
-  let document: string | undefined;
-  try {
-    document = (await iam.send(new GetRoleCommand({ RoleName: role.name }))).Role?.AssumeRolePolicyDocument;
-  } catch (err) {
-    if (awsErrorName(err) !== 'NoSuchEntityException' && awsErrorName(err) !== 'NoSuchEntity') throw err;
-  }
+  const document = await trust(role.name);
   const fix = `aws iam update-assume-role-policy --role-name ${role.name} --policy-document '${trustPolicyFor(subject)}'`;
   if (document === undefined) {
     return {
@@ -226,6 +262,16 @@ async function checkRole(
       `${verdict.why ? ` (${verdict.why})` : ''}. It allows: ${verdict.allows}. It must allow: ${verdict.needs}`,
     hint: `fix the role's trust policy: ${fix}`,
   };
+}
+
+async function trustDocument(iam: IAMClient, roleName: string): Promise<string | undefined> {
+  try {
+    return (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role?.AssumeRolePolicyDocument;
+  } catch (err) {
+    if (awsErrorName(err) === 'NoSuchEntityException' || awsErrorName(err) === 'NoSuchEntity')
+      return undefined;
+    throw err;
+  }
 }
 
 async function listProviders(iam: IAMClient): Promise<string[]> {
