@@ -43,12 +43,100 @@ describe('done: the kubectl rollout status rule', () => {
 
   it('reports old replicas pending termination when all are updated but old ones remain', () => {
     const objs = objects('ready');
+    objs.pods = []; // the status rule alone
     objs.deployment!.status!.replicas = 4;
     expect(judgeRollout(objs, { now: 0 }).message).toBe('1 old replicas pending termination');
   });
 
+  describe('read from the pods before the status catches up', () => {
+    // The moment the last new pod is Ready and the old ReplicaSet is scaled to 0: the
+    // ReplicaSet controller has not yet counted the old pod gone, nor the Deployment
+    // controller the new one available.
+    function lagging(): RolloutObjects {
+      const objs = objects('ready');
+      const d = objs.deployment!;
+      d.metadata!.annotations!['deployment.kubernetes.io/revision'] = '2';
+      Object.assign(d.status!, { replicas: 4, readyReplicas: 3, availableReplicas: 3, updatedReplicas: 3 });
+      const current = objs.replicaSets[0]!;
+      current.metadata!.annotations!['deployment.kubernetes.io/revision'] = '2';
+      const old = clone(current);
+      Object.assign(old.metadata!, { name: 'order-service-old', uid: 'old-rs-uid' });
+      old.metadata!.annotations!['deployment.kubernetes.io/revision'] = '1';
+      old.spec!.replicas = 0;
+      old.status = { replicas: 1, readyReplicas: 1, availableReplicas: 1 };
+      const oldPod = clone(objs.pods[0]!);
+      Object.assign(oldPod.metadata!, { name: 'order-service-old-abcde', uid: 'old-pod-uid' });
+      oldPod.metadata!.ownerReferences![0]!.uid = 'old-rs-uid';
+      oldPod.metadata!.deletionTimestamp = new Date('2026-11-26T15:15:41Z');
+      return { deployment: d, replicaSets: [current, old], pods: [...objs.pods, oldPod] };
+    }
+    const oldPodOf = (objs: RolloutObjects) => objs.pods.find((p) => p.metadata!.uid === 'old-pod-uid')!;
+
+    it('is ready when every desired pod of the new ReplicaSet is Ready and the old ones are terminating', () => {
+      const objs = lagging();
+      expect(judgeRollout({ ...objs, pods: [] }, { now: 0 }).message).toBe(
+        '1 old replicas pending termination',
+      );
+      expect(judgeRollout(objs, { now: 0 })).toMatchObject({
+        phase: 'ready',
+        counts: { desired: 3, updated: 3, ready: 3, available: 3 },
+        message: '3/3 ready (seen on the pods)',
+      });
+      // The old pod already gone from the watch: the same.
+      const gone = { ...objs, pods: objs.pods.filter((p) => p !== oldPodOf(objs)) };
+      expect(judgeRollout(gone, { now: 0 }).phase).toBe('ready');
+    });
+
+    it('is not ready while an old pod is not terminating', () => {
+      const objs = lagging();
+      delete oldPodOf(objs).metadata!.deletionTimestamp;
+      expect(judgeRollout(objs, { now: 0 })).toMatchObject({
+        phase: 'progressing',
+        message: '1 old replicas pending termination',
+      });
+    });
+
+    it('is not ready while the old ReplicaSet is not scaled to 0', () => {
+      const objs = lagging();
+      objs.replicaSets[1]!.spec!.replicas = 1;
+      expect(judgeRollout(objs, { now: 0 }).phase).toBe('progressing');
+    });
+
+    it('is not ready while a new pod is not Ready, or fewer pods than desired are seen', () => {
+      const objs = lagging();
+      const notReady = clone(objs);
+      notReady.pods[0]!.status!.conditions = notReady.pods[0]!.status!.conditions!.map((c) =>
+        c.type === 'Ready' ? { ...c, status: 'False' } : c,
+      );
+      expect(judgeRollout(notReady, { now: 0 }).phase).toBe('progressing');
+      expect(judgeRollout({ ...objs, pods: objs.pods.slice(1) }, { now: 0 }).phase).toBe('progressing');
+      const terminating = clone(objs);
+      terminating.pods[0]!.metadata!.deletionTimestamp = new Date('2026-11-26T15:15:41Z');
+      expect(judgeRollout(terminating, { now: 0 }).phase).toBe('progressing');
+    });
+
+    it('is not ready while the new ReplicaSet is not scaled to the desired count', () => {
+      const objs = lagging();
+      objs.replicaSets[0]!.spec!.replicas = 2;
+      expect(judgeRollout(objs, { now: 0 }).phase).toBe('progressing');
+    });
+
+    it('leaves minReadySeconds to the status (availability lags readiness there)', () => {
+      const objs = lagging();
+      objs.deployment!.spec!.minReadySeconds = 10;
+      expect(judgeRollout(objs, { now: 0 }).phase).toBe('progressing');
+    });
+
+    it('still waits for the controller to observe the new spec', () => {
+      const objs = lagging();
+      objs.deployment!.metadata!.generation = 2;
+      expect(judgeRollout(objs, { now: 0 }).phase).toBe('waiting');
+    });
+  });
+
   it('requires the Available condition to be True', () => {
     const objs = objects('ready');
+    objs.pods = []; // the status rule alone
     objs.deployment!.status!.conditions = objs.deployment!.status!.conditions!.map((c) =>
       c.type === 'Available' ? { ...c, status: 'False' } : c,
     );
