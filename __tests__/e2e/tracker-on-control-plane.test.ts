@@ -335,4 +335,54 @@ describe('RolloutTracker against the local control plane', () => {
       /^HPA order-service: 3 replicas \(3–10\), cpu \d+%\/70%, memory \d+%\/80%$/,
     );
   });
+
+  it('judges an upgrade ready no later than kubectl would, and what it saw is what kubectl then sees', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    const image = 'registry.example/order-service:1.0.1';
+    const since = new Date();
+    await setImage('order-service', image);
+    const outcome = await tracker.track({
+      service: 'order-service',
+      deployment: 'order-service',
+      timeoutSeconds: 30,
+      since,
+    });
+    const decided = Date.now();
+    expect(outcome).toMatchObject({ verdict: 'ready', reason: 'Ready' });
+    expect(outcome.message).toMatch(/^3\/3 ready in /);
+
+    // At the verdict: three Ready pods run the new image, and no pod of the old image is left serving.
+    const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=order-service' })).items;
+    const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
+    const readyNew = live.filter(
+      (p) =>
+        p.spec?.containers[0]?.image === image &&
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    expect(readyNew).toHaveLength(3);
+    expect(live.filter((p) => p.spec?.containers[0]?.image !== image)).toEqual([]);
+
+    // With nothing else changing, the Deployment's status reaches kubectl's rule by itself.
+    let d = await apps.readNamespacedDeployment({ name: 'order-service', namespace: NS });
+    const revision = d.metadata?.annotations?.['deployment.kubernetes.io/revision'];
+    const statusDone = (x: V1Deployment) =>
+      (x.status?.observedGeneration ?? 0) >= (x.metadata?.generation ?? 0) &&
+      x.status?.replicas === 3 &&
+      x.status?.updatedReplicas === 3 &&
+      x.status?.availableReplicas === 3;
+    const lagging = !statusDone(d);
+    for (let i = 0; i < 100 && !statusDone(d); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      d = await apps.readNamespacedDeployment({ name: 'order-service', namespace: NS });
+    }
+    expect(statusDone(d)).toBe(true);
+    expect(d.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe(revision);
+    console.log(
+      `upgrade judged ready ${decided - since.getTime()} ms after the update; ` +
+        (lagging
+          ? `the Deployment's status said so ${Date.now() - decided} ms (or less) later`
+          : `the Deployment's status already said so`),
+    );
+  });
 });
