@@ -121,6 +121,19 @@ async function setImage(name: string, image: string) {
   await apps.replaceNamespacedDeployment({ name, namespace: NS, body: d });
 }
 
+/** Sets order-service's image and tracks the rollout that follows (30 s timeout). */
+async function rollOrderServiceTo(tracker: RolloutTracker, image: string) {
+  const since = new Date();
+  await setImage('order-service', image);
+  const outcome = await tracker.track({
+    service: 'order-service',
+    deployment: 'order-service',
+    timeoutSeconds: 30,
+    since,
+  });
+  return { since, outcome };
+}
+
 /** When this test's own watch first saw a container of the service waiting with `reason`. */
 function firstSeen(reason: string) {
   const informer = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${NS}/pods`, () =>
@@ -250,14 +263,10 @@ describe('RolloutTracker against the local control plane', () => {
   it('fails within seconds on ImagePullBackOff, naming pod, container and events', async () => {
     const seen = firstSeen('ImagePullBackOff');
     await seen.start();
-    const since = new Date();
-    await setImage('order-service', 'registry.example/order-service:imagepullbackoff');
-    const outcome = await tracker.track({
-      service: 'order-service',
-      deployment: 'order-service',
-      timeoutSeconds: 30,
-      since,
-    });
+    const { since, outcome } = await rollOrderServiceTo(
+      tracker,
+      'registry.example/order-service:imagepullbackoff',
+    );
     const decided = Date.now();
     // Our own watch is a second stream and may deliver the same update a little later.
     for (let i = 0; i < 20 && seen.at() === undefined; i++) await new Promise((r) => setTimeout(r, 100));
@@ -286,14 +295,7 @@ describe('RolloutTracker against the local control plane', () => {
   });
 
   it('fails on CrashLoopBackOff with the last termination exit code', async () => {
-    const since = new Date();
-    await setImage('order-service', 'registry.example/order-service:crashloop');
-    const outcome = await tracker.track({
-      service: 'order-service',
-      deployment: 'order-service',
-      timeoutSeconds: 30,
-      since,
-    });
+    const { since, outcome } = await rollOrderServiceTo(tracker, 'registry.example/order-service:crashloop');
 
     expect(outcome).toMatchObject({ verdict: 'failed', reason: 'CrashLoopBackOff' });
     const d = outcome.diagnostics!;
@@ -309,14 +311,7 @@ describe('RolloutTracker against the local control plane', () => {
   });
 
   it('verifies HPA, PDB and zone spread after a good rollout', async () => {
-    const since = new Date();
-    await setImage('order-service', IMAGE);
-    const outcome = await tracker.track({
-      service: 'order-service',
-      deployment: 'order-service',
-      timeoutSeconds: 30,
-      since,
-    });
+    const { outcome } = await rollOrderServiceTo(tracker, IMAGE);
     expect(outcome.verdict).toBe('ready');
 
     const v = await verifyService({
@@ -336,18 +331,11 @@ describe('RolloutTracker against the local control plane', () => {
     );
   });
 
-  it('judges an upgrade ready no later than kubectl would, and what it saw is what kubectl then sees', async () => {
+  it('judges an upgrade ready on what kubectl then sees: three Ready new pods, no old pod serving, the status following', async () => {
     const apps = kc.makeApiClient(AppsV1Api);
     const core = kc.makeApiClient(CoreV1Api);
     const image = 'registry.example/order-service:1.0.1';
-    const since = new Date();
-    await setImage('order-service', image);
-    const outcome = await tracker.track({
-      service: 'order-service',
-      deployment: 'order-service',
-      timeoutSeconds: 30,
-      since,
-    });
+    const { since, outcome } = await rollOrderServiceTo(tracker, image);
     const decided = Date.now();
     expect(outcome).toMatchObject({ verdict: 'ready', reason: 'Ready' });
     expect(outcome.message).toMatch(/^3\/3 ready in /);
