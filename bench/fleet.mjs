@@ -213,6 +213,7 @@ function startStandIn(dir, extraEnv = {}) {
   const extra = fleet(Math.max(6, ...SIZES)).filter((s) => !SIX.includes(s));
   log(`starting a stand-in (${dir}, pods Ready after ${READY_DELAY})`);
   stopStandIn({ runDir: dir });
+  metricsTargets.delete(dir); // a new stand-in: new ports and certificates
   const saved = { ...process.env };
   Object.assign(process.env, {
     POD_READY_DELAY: READY_DELAY,
@@ -295,32 +296,41 @@ const busyPercent = (a, b) => Math.round(100 * (1 - (b.idle - a.idle) / Math.max
  * client allows 20 requests/s, burst 30, upstream's default), read from its /metrics with the
  * stand-in's admin certificate. Undefined if it cannot be read.
  */
-function controllerRateLimitWait(dir = runDir) {
-  const port = /CONTROLLER_MANAGER_PORT=(\d+)/.exec(readFileSync(join(dir, 'env'), 'utf8'))?.[1];
-  if (!port) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const req = request(
-      {
+const metricsTargets = new Map();
+/** Where the controller-manager of the stand-in in `dir` serves /metrics, and the admin certificate to ask with (read once). */
+function metricsTarget(dir) {
+  if (!metricsTargets.has(dir)) {
+    const port = /CONTROLLER_MANAGER_PORT=(\d+)/.exec(readFileSync(join(dir, 'env'), 'utf8'))?.[1];
+    metricsTargets.set(
+      dir,
+      port && {
         host: '127.0.0.1',
         port: Number(port),
         path: '/metrics',
         cert: readFileSync(join(dir, 'pki', 'admin.crt')),
         key: readFileSync(join(dir, 'pki', 'admin.key')),
-        ca: readFileSync(join(dir, 'pki', 'ca.crt')),
         rejectUnauthorized: false, // the controller-manager serves a self-signed certificate of its own
       },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => {
-          let sum = 0;
-          for (const m of body.matchAll(/^rest_client_rate_limiter_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) {
-            sum += Number(m[1]);
-          }
-          resolve(res.statusCode === 200 ? sum : undefined);
-        });
-      },
     );
+  }
+  return metricsTargets.get(dir);
+}
+
+function controllerRateLimitWait(dir = runDir) {
+  const target = metricsTarget(dir);
+  if (!target) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const req = request(target, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        let sum = 0;
+        for (const m of body.matchAll(/^rest_client_rate_limiter_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) {
+          sum += Number(m[1]);
+        }
+        resolve(res.statusCode === 200 ? sum : undefined);
+      });
+    });
     req.on('error', () => resolve(undefined));
     req.end();
   });

@@ -96,9 +96,17 @@ describe('done: the kubectl rollout status rule', () => {
       });
     });
 
-    it('is not ready while the old ReplicaSet is not scaled to 0', () => {
+    it.each<[string, (objs: RolloutObjects) => void]>([
+      ['the old ReplicaSet is not scaled to 0', (objs) => (objs.replicaSets[1]!.spec!.replicas = 1)],
+      [
+        'the new ReplicaSet is not scaled to the desired count',
+        (objs) => (objs.replicaSets[0]!.spec!.replicas = 2),
+      ],
+      // minReadySeconds: availability lags readiness there, so the status decides.
+      ['minReadySeconds is set', (objs) => (objs.deployment!.spec!.minReadySeconds = 10)],
+    ])('is not ready while %s', (_, change) => {
       const objs = lagging();
-      objs.replicaSets[1]!.spec!.replicas = 1;
+      change(objs);
       expect(judgeRollout(objs, { now: 0 }).phase).toBe('progressing');
     });
 
@@ -113,18 +121,6 @@ describe('done: the kubectl rollout status rule', () => {
       const terminating = clone(objs);
       terminating.pods[0]!.metadata!.deletionTimestamp = new Date('2026-11-26T15:15:41Z');
       expect(judgeRollout(terminating, { now: 0 }).phase).toBe('progressing');
-    });
-
-    it('is not ready while the new ReplicaSet is not scaled to the desired count', () => {
-      const objs = lagging();
-      objs.replicaSets[0]!.spec!.replicas = 2;
-      expect(judgeRollout(objs, { now: 0 }).phase).toBe('progressing');
-    });
-
-    it('leaves minReadySeconds to the status (availability lags readiness there)', () => {
-      const objs = lagging();
-      objs.deployment!.spec!.minReadySeconds = 10;
-      expect(judgeRollout(objs, { now: 0 }).phase).toBe('progressing');
     });
 
     it('still waits for the controller to observe the new spec', () => {

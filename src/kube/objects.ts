@@ -25,6 +25,11 @@ export function condition<T extends { type: string }>(
   return conditions?.find((c) => c.type === type);
 }
 
+/** A pod that is not terminating and whose Ready condition is True (the kubelet's probes pass). */
+export function isPodReady(p: V1Pod): boolean {
+  return !p.metadata?.deletionTimestamp && condition(p.status?.conditions, 'Ready')?.status === 'True';
+}
+
 /** Init containers first, then the regular ones: every container a pod has run or runs. */
 export function containerStatuses(p: V1Pod | undefined): V1ContainerStatus[] {
   return [...(p?.status?.initContainerStatuses ?? []), ...(p?.status?.containerStatuses ?? [])];

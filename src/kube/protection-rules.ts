@@ -8,7 +8,7 @@ import type {
   V1PodDisruptionBudget,
   V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
-import { condition, utilizationTarget } from './objects.js';
+import { condition, isPodReady, utilizationTarget } from './objects.js';
 
 type Verdict = 'ok' | 'warning' | 'error' | 'skipped';
 
@@ -206,10 +206,6 @@ function schedulableZones(nodes: readonly V1Node[]): string[] {
     .map((n) => n.metadata?.labels?.[ZONE])
     .filter((z): z is string => !!z);
   return [...new Set(zones)].sort();
-}
-
-function isPodReady(p: V1Pod): boolean {
-  return !p.metadata?.deletionTimestamp && condition(p.status?.conditions, 'Ready')?.status === 'True';
 }
 
 /** The service's ready pods span min(replicas, zones) zones, so one zone going down leaves it serving. */

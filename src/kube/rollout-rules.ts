@@ -17,7 +17,13 @@ import type {
   V1Probe,
   V1ReplicaSet,
 } from '@kubernetes/client-node';
-import { condition, containerStatuses, DEFAULT_PROGRESS_DEADLINE_SECONDS, toMillis } from './objects.js';
+import {
+  condition,
+  containerStatuses,
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
+  isPodReady,
+  toMillis,
+} from './objects.js';
 
 export type ReasonCode =
   | 'Ready'
@@ -166,8 +172,6 @@ function pendingRollout(d: V1Deployment, old: readonly V1ReplicaSet[]): string |
   return undefined;
 }
 
-const podReady = (p: V1Pod) => condition(p.status?.conditions, 'Ready')?.status === 'True';
-
 /**
  * The "rolled out" state read from the pods, as soon as it holds: every desired replica is
  * a pod of the current ReplicaSet that the kubelet reports Ready, the older ReplicaSets are
@@ -181,14 +185,14 @@ const podReady = (p: V1Pod) => condition(p.status?.conditions, 'Ready')?.status 
 function rolledOutOnPods(
   d: V1Deployment,
   current: V1ReplicaSet | undefined,
+  newPods: readonly V1Pod[],
   old: readonly V1ReplicaSet[],
   pods: readonly V1Pod[],
   desired: number,
 ): boolean {
   if (!current || (d.spec?.minReadySeconds ?? 0) > 0) return false;
   if ((current.spec?.replicas ?? 0) !== desired) return false;
-  const fresh = podsOf(current, pods);
-  if (fresh.length !== desired || !fresh.every(podReady)) return false;
+  if (newPods.length !== desired || !newPods.every(isPodReady)) return false;
   return old.every(
     (rs) =>
       (rs.spec?.replicas ?? 0) === 0 &&
@@ -332,7 +336,8 @@ export function judgeRollout(objs: RolloutObjects, ctx: RuleContext): Judgement 
   if (belowMin) counts.desired = ctx.minReplicas!;
   const pending = belowMin ?? pendingRollout(d, old);
   if (!pending) return { phase: 'ready', counts, message: `${counts.ready}/${counts.desired} ready` };
-  if (!belowMin && rolledOutOnPods(d, current, old, objs.pods, counts.desired)) {
+  const newPods = current ? podsOf(current, objs.pods) : [];
+  if (!belowMin && rolledOutOnPods(d, current, newPods, old, objs.pods, counts.desired)) {
     const seen = { ...counts, updated: counts.desired, ready: counts.desired, available: counts.desired };
     return {
       phase: 'ready',
@@ -340,7 +345,6 @@ export function judgeRollout(objs: RolloutObjects, ctx: RuleContext): Judgement 
       message: `${seen.ready}/${seen.desired} ready (seen on the pods)`,
     };
   }
-  const newPods = current ? podsOf(current, objs.pods) : [];
   const failure =
     podFailure(newPods, ctx) ??
     (current && replicaSetFailure(current)) ??
